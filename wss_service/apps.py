@@ -1,0 +1,58 @@
+"""
+The apps that ship with the service, and loading the user's own.
+
+An app is any Autobahn C{WebSocketServerProtocol} subclass: it sees
+C{self.clientAddress} (the real client, see L{wss_service.realip}) from
+C{onConnect} on.
+"""
+
+from importlib import import_module
+
+from autobahn.twisted.websocket import WebSocketServerProtocol
+
+from wss_service.errors import ConfigurationError
+
+
+class OkProtocol(WebSocketServerProtocol):
+    """The classic: whatever the client sends, the answer is C{ok}."""
+
+    def onMessage(self, payload, isBinary):
+        self.sendMessage(b"ok")
+
+
+class EchoProtocol(WebSocketServerProtocol):
+    """Every message goes back as it came."""
+
+    def onMessage(self, payload, isBinary):
+        self.sendMessage(payload, isBinary)
+
+
+def loadApp(spec):
+    """
+    Import C{module:Class} and check that it is a WebSocket server protocol.
+
+    @raise ConfigurationError: if it is not.
+    """
+    moduleName, colon, className = spec.partition(":")
+    if not (colon and moduleName and className):
+        raise ConfigurationError(
+            f"--app {spec!r} is not of the form module:Class, "
+            f"e.g. --app wss_service.apps:EchoProtocol"
+        )
+    try:
+        app = getattr(import_module(moduleName), className)
+    except ImportError as e:
+        raise ConfigurationError(
+            f"--app {spec!r}: cannot import {moduleName} ({e}); "
+            f"install it or add its folder to PYTHONPATH"
+        ) from None
+    except AttributeError:
+        raise ConfigurationError(
+            f"--app {spec!r}: {moduleName} has no {className}; check the name"
+        ) from None
+    if not (isinstance(app, type) and issubclass(app, WebSocketServerProtocol)):
+        raise ConfigurationError(
+            f"--app {spec!r} is not a subclass of "
+            f"autobahn.twisted.websocket.WebSocketServerProtocol; subclass it"
+        )
+    return app

@@ -1,0 +1,124 @@
+"""
+What the service adds to every app's protocol, at connect and close time
+only: nothing here runs per message.
+"""
+
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from autobahn.websocket.protocol import WebSocketProtocol
+from autobahn.websocket.types import ConnectionDeny
+from twisted.logger import Logger
+
+from wss_service.realip import clientAddress
+
+GOING_AWAY = 1001
+
+log = Logger(namespace="wss")
+
+
+def normalizeOrigin(origin):
+    """C{Scheme://Host:443} -> C{scheme://host}; C{null} stays C{null}."""
+    if origin == "null":
+        return origin
+    parts = urlsplit(origin.strip().lower())
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if port is None or port == default:
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
+
+
+def _peerText(address):
+    host = getattr(address, "host", None)
+    return f"{host}:{address.port}" if host else str(address)
+
+
+class ServiceProtocol:
+    """
+    Mixed in front of the app's class by L{serviceProtocol}, so that the
+    checks run whatever the app overrides.
+
+    @ivar clientAddress: the real client's IP address (text), from the
+        forwarding headers of a trusted proxy, the PROXY protocol, or the
+        TCP peer; L{None} until C{onConnect}.
+    """
+
+    clientAddress = None
+    admitted = False
+    _openedAt = None
+
+    def _connectionMade(self):
+        super()._connectionMade()
+        self.factory.connections.add(self)
+
+    def _connectionLost(self, reason):
+        self.factory.forget(self)
+        super()._connectionLost(reason)
+
+    def onConnect(self, request):
+        factory = self.factory
+        if factory.paths and request.path not in factory.paths:
+            raise ConnectionDeny(404, f"no WebSocket at {request.path}")
+        if (factory.origins and request.origin
+                and normalizeOrigin(request.origin) not in factory.origins):
+            raise ConnectionDeny(403, f"origin {request.origin} is not allowed")
+        peer = getattr(self.transport.getPeer(), "host", None)
+        self.clientAddress = clientAddress(
+            peer, request.headers, factory.trustedProxies
+        )
+        factory.admit(self)
+        return super().onConnect(request)
+
+    def _onOpen(self):
+        self._openedAt = self.factory.reactor.seconds()
+        log.info(
+            "open {client} peer={peer} path={path}",
+            client=self.clientAddress,
+            peer=_peerText(self.transport.getPeer()),
+            path=self.http_request_path,
+        )
+        super()._onOpen()
+
+    def _onClose(self, wasClean, code, reason):
+        if self._openedAt is not None:
+            log.info(
+                "close {client} code={code} reason={reason!r} after {duration:.1f}s",
+                client=self.clientAddress,
+                code=code or 1006,
+                reason=reason or "",
+                duration=self.factory.reactor.seconds() - self._openedAt,
+            )
+        super()._onClose(wasClean, code, reason)
+
+    def sendHttpErrorResponse(self, code, reason, responseHeaders=None):
+        body = f"{reason}\n".encode()
+        headers = [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", len(body)),
+            ("Connection", "close"),
+        ]
+        if code == 426:
+            headers += [("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")]
+        head = f"HTTP/1.1 {code} {HTTPStatus(code).phrase}\r\n" + "".join(
+            f"{name}: {value}\r\n" for name, value in headers + list(responseHeaders or [])
+        )
+        self.sendData(head.encode() + b"\r\n" + body)
+
+    def goAway(self):
+        """Close with 1001 if open; otherwise drop the connection."""
+        if self.state == WebSocketProtocol.STATE_OPEN:
+            self.sendCloseFrame(GOING_AWAY, b"server going away", isReply=False)
+        elif self.state != WebSocketProtocol.STATE_CLOSING:
+            self.dropConnection(abort=True)
+
+
+def serviceProtocol(app):
+    """The class the factory builds: L{ServiceProtocol} in front of C{app}."""
+    return type(app.__name__, (ServiceProtocol, app), {})

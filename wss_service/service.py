@@ -1,0 +1,88 @@
+"""
+The running service: one listener per endpoint, signals, graceful stop.
+"""
+
+import signal
+import sys
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.application.service import MultiService
+from twisted.internet.error import CannotListenError
+from twisted.logger import Logger
+
+log = Logger(namespace="wss")
+
+
+class ListeningService(StreamServerEndpointService):
+    """
+    Listens on one endpoint; a port that cannot be had ends the process
+    with one line on standard error instead of a traceback.
+    """
+
+    _raiseSynchronously = True
+
+    def __init__(self, description, endpoint, factory):
+        super().__init__(endpoint, factory)
+        self.description = description
+
+    def privilegedStartService(self):
+        try:
+            super().privilegedStartService()
+        except CannotListenError as e:
+            reason = e.socketError.strerror if e.socketError else e
+            _exit(
+                f"cannot listen on {self.description}: {reason}; stop whatever "
+                f"holds that address or choose another --endpoint"
+            )
+        except Exception as e:
+            _exit(f"cannot listen on {self.description}: {e}")
+
+
+def _exit(message):
+    # twistd has redirected sys.stderr into the log by now.
+    sys.__stderr__.write(f"wss: {message}\n")
+    sys.__stderr__.flush()
+    raise SystemExit(1)
+
+
+class WssService(MultiService):
+    """
+    The whole service. On SIGHUP it re-reads every certificate; on SIGTERM
+    or SIGINT it stops listening, closes every client with 1001, waits up to
+    C{shutdownTimeout} seconds for them, and the process exits 0.
+    """
+
+    def __init__(self, factory, tls, shutdownTimeout, reactor=None):
+        super().__init__()
+        self.factory = factory
+        self.tls = tls
+        self.shutdownTimeout = shutdownTimeout
+        self.reactor = reactor or factory.reactor
+
+    def startService(self):
+        super().startService()
+        self.reactor.callWhenRunning(self._installSignalHandlers)
+
+    def _installSignalHandlers(self):
+        def later(action):
+            return lambda signum, frame: self.reactor.callFromThread(action)
+
+        signal.signal(signal.SIGHUP, later(self.reload))
+        # Twisted's own handlers make twistd re-raise the signal at exit.
+        signal.signal(signal.SIGTERM, later(self.reactor.stop))
+        signal.signal(signal.SIGINT, later(self.reactor.stop))
+
+    def reload(self):
+        """Re-read every TLS endpoint's files."""
+        log.info("reloading {count} TLS certificate(s)", count=len(self.tls))
+        return [tls.reload() for tls in self.tls]
+
+    def stopService(self):
+        d = super().stopService()
+        log.info(
+            "stopping: closing {count} connection(s), waiting up to {timeout}s",
+            count=len(self.factory.connections),
+            timeout=self.shutdownTimeout,
+        )
+        d.addCallback(lambda _: self.factory.goAway(self.shutdownTimeout))
+        return d

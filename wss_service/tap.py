@@ -1,0 +1,131 @@
+"""
+The C{twistd wss} command line: L{Options} and L{makeService}.
+"""
+
+from twisted.python import usage
+
+from wss_service.apps import loadApp
+from wss_service.endpoints import listeningEndpoint
+from wss_service.errors import ConfigurationError
+from wss_service.factory import MiB, ServiceFactory, Settings
+from wss_service.realip import LOOPBACK, parseNetworks
+from wss_service.service import ListeningService, WssService
+from wss_service.tls import ServerTLS
+
+DEFAULT_ENDPOINT = "tcp:8282:interface=127.0.0.1"
+
+
+class Options(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "Serve WebSocket (ws, and wss on ssl: endpoints) with an Autobahn "
+        "protocol. Send SIGHUP to reload certificates, SIGTERM to drain and stop."
+    )
+
+    optParameters = [
+        ["app", "a", "wss_service.apps:OkProtocol",
+         "The app: module:Class, a subclass of Autobahn's WebSocketServerProtocol."],
+        ["max-message-size", None, MiB,
+         "Largest message in bytes (close 1009 above it); 0 for no limit.", int],
+        ["max-frame-size", None, MiB,
+         "Largest frame in bytes (close 1009 above it); 0 for no limit.", int],
+        ["handshake-timeout", None, 5.0,
+         "Seconds a client has to finish the opening handshake.", float],
+        ["ping-interval", None, 20.0,
+         "Seconds between keepalive pings; 0 for none.", float],
+        ["ping-timeout", None, 20.0,
+         "Seconds to wait for the pong before closing.", float],
+        ["max-connections", None, 0,
+         "Most open connections in all (503 beyond); 0 for no limit.", int],
+        ["max-connections-per-ip", None, 0,
+         "Most open connections per client address (429 beyond); 0 for no limit.", int],
+        ["shutdown-timeout", None, 10.0,
+         "Seconds to wait for clients to close on SIGTERM.", float],
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self["endpoints"] = []
+        self["paths"] = []
+        self["origins"] = []
+        self["trustedProxies"] = []
+
+    def opt_endpoint(self, description):
+        """
+        Where to listen, as a Twisted endpoint string; repeatable. TLS: use
+        ssl:PORT:privateKey=KEY:certKey=CERT[:extraCertChain=CHAIN], or
+        tls:ENDPOINT:privateKey=...:certKey=... [default: tcp:8282:interface=127.0.0.1]
+        """
+        self["endpoints"].append(description)
+
+    opt_e = opt_endpoint
+
+    def opt_path(self, path):
+        """Accept WebSocket upgrades only on this path (404 elsewhere); repeatable."""
+        self["paths"].append(path)
+
+    def opt_allowed_origin(self, origin):
+        """Accept browsers only from this origin, e.g. https://example.com (403 otherwise); repeatable."""
+        self["origins"].append(origin)
+
+    def opt_trusted_proxy(self, network):
+        """A proxy (CIDR) whose X-Real-IP, X-Forwarded-For and Forwarded headers are believed; repeatable. [default: 127.0.0.0/8 and ::1]"""
+        self["trustedProxies"].append(network)
+
+    def postOptions(self):
+        self["endpoints"] = self["endpoints"] or [DEFAULT_ENDPOINT]
+        self["trustedProxies"] = self["trustedProxies"] or list(LOOPBACK)
+
+
+def _settings(options):
+    try:
+        trusted = parseNetworks(options["trustedProxies"])
+    except ValueError as e:
+        raise ConfigurationError(
+            f"--trusted-proxy: {e}; give a network such as 10.0.0.0/8 or an address"
+        ) from None
+    return Settings(
+        paths=tuple(options["paths"]),
+        origins=tuple(options["origins"]),
+        trustedProxies=trusted,
+        maxMessageSize=options["max-message-size"],
+        maxFrameSize=options["max-frame-size"],
+        handshakeTimeout=options["handshake-timeout"],
+        pingInterval=options["ping-interval"],
+        pingTimeout=options["ping-timeout"],
+        maxConnections=options["max-connections"],
+        maxConnectionsPerIP=options["max-connections-per-ip"],
+    )
+
+
+def _buildService(options, reactor):
+    factory = ServiceFactory(loadApp(options["app"]), _settings(options), reactor)
+    tlsByFiles = {}
+
+    def tlsFor(keyPair):
+        if keyPair not in tlsByFiles:
+            tlsByFiles[keyPair] = ServerTLS(keyPair)
+        return tlsByFiles[keyPair]
+
+    listeners = [
+        ListeningService(description, listeningEndpoint(reactor, description, tlsFor)[0], factory)
+        for description in options["endpoints"]
+    ]
+    service = WssService(factory, list(tlsByFiles.values()), options["shutdown-timeout"])
+    for listener in listeners:
+        listener.setServiceParent(service)
+    return service
+
+
+def makeService(options, reactor=None):
+    """
+    The service for these options.
+
+    @raise SystemExit: with one readable line, for options that cannot work.
+    """
+    if reactor is None:
+        from twisted.internet import reactor
+    try:
+        return _buildService(options, reactor)
+    except ConfigurationError as e:
+        raise SystemExit(f"wss: {e}") from None
