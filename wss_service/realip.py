@@ -29,7 +29,9 @@ def parseAddress(text):
     """
     text = text.strip().strip('"')
     if text.startswith("["):
-        text = text[1:].partition("]")[0]
+        text, bracket, _ = text[1:].partition("]")
+        if not bracket:
+            return None
     elif text.count(":") == 1:
         text = text.partition(":")[0]
     try:

@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: certificates, processes, proxies, browser."""

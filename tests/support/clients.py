@@ -1,0 +1,20 @@
+"""Real WebSocket clients (the websockets library), blocking, with timeouts."""
+
+from websockets.sync.client import connect
+
+
+def connection(url, ssl=None, source="127.0.0.1", headers=None, **options):
+    options.setdefault("open_timeout", 10)
+    options.setdefault("close_timeout", 5)
+    options.setdefault("proxy", None)
+    return connect(
+        url, ssl=ssl, source_address=(source, 0),
+        additional_headers=headers, **options,
+    )
+
+
+def exchange(url, message="tom", **options):
+    """Connect, send one message, return the answer."""
+    with connection(url, **options) as ws:
+        ws.send(message)
+        return ws.recv(timeout=10)

@@ -1,0 +1,93 @@
+"""Run the real service, C{twistd -n wss ...}, in a subprocess."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
+
+
+def freePort(host="127.0.0.1"):
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def environment(**extra):
+    env = dict(os.environ, PYTHONPATH=REPO, PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def waitForPort(port, host="127.0.0.1", timeout=15.0, process=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"process exited with {process.returncode} before listening")
+        try:
+            socket.create_connection((host, port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def runTwistd(*arguments, timeout=30, env=None):
+    """Run C{twistd -n --pidfile= wss ARGUMENTS} to its end (for bad input)."""
+    return subprocess.run(
+        [TWISTD, "-n", "--pidfile=", "wss", *arguments],
+        capture_output=True, text=True, timeout=timeout, env=env or environment(),
+        stdin=subprocess.DEVNULL,
+    )
+
+
+class Service:
+    """
+    One running C{twistd -n wss} process, stopped when the test ends.
+
+    @ivar port: the port of its first endpoint, if it was given one.
+    """
+
+    def __init__(self, testCase, *arguments, port=None, env=None, wait=True, command=None):
+        self.logPath = os.path.abspath(testCase.mktemp())
+        self._log = open(self.logPath, "w")
+        self.port = port
+        command = command or [TWISTD, "-n", "--pidfile=", "wss"]
+        self.process = subprocess.Popen(
+            [*command, *arguments],
+            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env=env or environment(), cwd=REPO, pass_fds=getattr(testCase, "passFds", ()),
+        )
+        testCase.addCleanup(self.kill)
+        if wait and port is not None:
+            waitForPort(port, process=self.process)
+
+    def log(self):
+        with open(self.logPath) as f:
+            return f.read()
+
+    def waitForLog(self, text, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if text in self.log():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not in the service log:\n{self.log()}")
+
+    def signal(self, signum):
+        self.process.send_signal(signum)
+
+    def stop(self, signum=signal.SIGTERM, timeout=30):
+        """Signal the service and wait for it to exit; returns the exit status."""
+        self.process.send_signal(signum)
+        return self.process.wait(timeout)
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
