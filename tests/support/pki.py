@@ -64,8 +64,8 @@ class PKI:
     """
 
     def __init__(self, directory, expired=False):
-        os.makedirs(directory, exist_ok=True)
-        self.directory = directory
+        self.directory = os.path.abspath(directory)
+        os.makedirs(self.directory, exist_ok=True)
         caKey, interKey, self.key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
         self.ca = _certificate("wss test CA", caKey, "wss test CA", caKey, True)
         self.intermediate = _certificate("wss test intermediate", interKey, "wss test CA", caKey, True)

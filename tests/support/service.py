@@ -64,7 +64,10 @@ class Service:
         )
         testCase.addCleanup(self.kill)
         if wait and port is not None:
-            waitForPort(port, process=self.process)
+            try:
+                waitForPort(port, process=self.process)
+            except AssertionError as e:
+                raise AssertionError(f"{e}; its log:\n{self.log()}") from None
 
     def log(self):
         with open(self.logPath) as f:
@@ -77,9 +80,6 @@ class Service:
                 return
             time.sleep(0.05)
         raise AssertionError(f"{text!r} not in the service log:\n{self.log()}")
-
-    def signal(self, signum):
-        self.process.send_signal(signum)
 
     def stop(self, signum=signal.SIGTERM, timeout=30):
         """Signal the service and wait for it to exit; returns the exit status."""

@@ -1,0 +1,91 @@
+"""
+The real service, started as C{twistd -n wss}, serving ws and wss directly.
+"""
+
+import socket
+import ssl
+import subprocess
+
+from twisted.trial.unittest import TestCase
+
+from tests.support.binaries import requireBinary
+from tests.support.clients import exchange
+from tests.support.pki import PKI
+from tests.support.service import Service, freePort
+
+
+class DirectTests(TestCase):
+    def setUp(self):
+        self.pki = PKI(self.mktemp())
+        self.port, self.tlsPort = freePort(), freePort()
+        self.service = Service(
+            self, "--endpoint", f"tcp:{self.port}:interface=127.0.0.1",
+            "--endpoint", self.pki.endpoint(self.tlsPort), port=self.tlsPort,
+        )
+
+    def wss(self, host="localhost", **options):
+        return exchange(f"wss://{host}:{self.tlsPort}/wss", ssl=self.pki.clientContext(),
+                        **options)
+
+    def test_ws(self):
+        self.assertEqual(exchange(f"ws://127.0.0.1:{self.port}/wss"), "ok")
+
+    def test_wssVerifiedAgainstTestCA(self):
+        self.assertEqual(self.wss(), "ok")
+        self.assertEqual(self.wss(host="127.0.0.1"), "ok")
+
+    def test_tls12And13(self):
+        for version in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
+            context = self.pki.clientContext()
+            context.minimum_version = context.maximum_version = version
+            with socket.create_connection(("127.0.0.1", self.tlsPort), timeout=10) as raw:
+                with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                    self.assertEqual(tls.version(), version.name.replace("_", "."))
+
+    def test_tls10And11Refused(self):
+        for version in (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1):
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            context.set_ciphers("ALL:@SECLEVEL=0")
+            context.minimum_version = context.maximum_version = version
+            with socket.create_connection(("127.0.0.1", self.tlsPort), timeout=10) as raw:
+                e = self.assertRaises(ssl.SSLError, context.wrap_socket, raw)
+            # The server's alert, not a client that could not even offer it.
+            self.assertIn("PROTOCOL_VERSION", str(e), version)
+
+    def test_plainWsOnWssPortFailsAndServiceGoesOn(self):
+        with self.assertRaises(Exception):
+            exchange(f"ws://127.0.0.1:{self.tlsPort}/wss", open_timeout=5)
+        self.assertIsNone(self.service.process.poll())
+        self.assertEqual(self.wss(), "ok")
+        self.assertEqual(exchange(f"ws://127.0.0.1:{self.port}/wss"), "ok")
+
+    def test_opensslClient(self):
+        openssl = requireBinary("openssl")
+        result = subprocess.run(
+            [openssl, "s_client", "-connect", f"127.0.0.1:{self.tlsPort}",
+             "-servername", "localhost", "-CAfile", self.pki.path("ca.pem"),
+             "-verify_return_error", "-brief"],
+            input="", capture_output=True, text=True, timeout=20,
+        )
+        self.assertIn("Verification: OK", result.stderr)
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+
+class ChainTests(TestCase):
+    def test_missingChainFailsVerification(self):
+        pki = PKI(self.mktemp())
+        port = freePort()
+        Service(self, "--endpoint", pki.endpoint(port, certKey="leaf.pem"), port=port)
+        e = self.assertRaises(ssl.SSLError, exchange, f"wss://localhost:{port}/wss",
+                              ssl=pki.clientContext())
+        self.assertIn("CERTIFICATE_VERIFY_FAILED", str(e))
+
+    def test_extraCertChainServed(self):
+        pki = PKI(self.mktemp())
+        port = freePort()
+        chain = f":extraCertChain={pki.path('chain.pem')}"
+        Service(self, "--endpoint", pki.endpoint(port, certKey="leaf.pem", extra=chain),
+                port=port)
+        self.assertEqual(exchange(f"wss://localhost:{port}/wss", ssl=pki.clientContext()), "ok")
