@@ -15,5 +15,5 @@ setup(
         "service-identity>=24.1",
         "cryptography>=42",
     ],
-    extras_require={"test": ["websockets>=13", "hypothesis>=6"]},
+    extras_require={"test": ["websockets>=13", "hypothesis>=6", "setuptools>=70.1"]},
 )
