@@ -1,0 +1,95 @@
+"""
+Signals to the real service: SIGTERM/SIGINT drain with 1001 and exit 0;
+SIGHUP reloads certificates without dropping anyone.
+"""
+
+import shutil
+import signal
+import socket
+
+from twisted.trial.unittest import TestCase
+
+from tests.support.clients import connection, exchange
+from tests.support.pki import PKI
+from tests.support.service import Service, freePort
+
+CLIENTS = 60
+
+
+def servedCertificate(port, pki):
+    context = pki.clientContext()
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            return tls.getpeercert(binary_form=True)
+
+
+class ShutdownTests(TestCase):
+    def drain(self, signum):
+        port = freePort()
+        service = Service(self, "--endpoint", f"tcp:{port}:interface=127.0.0.1", port=port)
+        url = f"ws://127.0.0.1:{port}/wss"
+        clients = [connection(url) for _ in range(CLIENTS)]
+        for client in clients:
+            client.send("tom")
+            self.assertEqual(client.recv(timeout=10), "ok")
+        status = service.stop(signum)
+        codes = set()
+        for client in clients:
+            with self.assertRaises(Exception):
+                client.recv(timeout=10)
+            codes.add(client.close_code)
+        self.assertEqual(codes, {1001})
+        self.assertEqual(status, 0, service.log())
+        self.assertIn(f"closing {CLIENTS} connection(s)", service.log())
+
+    def test_sigtermDrains(self):
+        self.drain(signal.SIGTERM)
+
+    def test_sigintDrains(self):
+        self.drain(signal.SIGINT)
+
+    def test_stubbornClientsCutAfterTimeout(self):
+        port = freePort()
+        service = Service(self, "--endpoint", f"tcp:{port}:interface=127.0.0.1",
+                          "--shutdown-timeout", "1", port=port)
+        # Opens the handshake and never finishes it: dropped at shutdown.
+        stuck = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.addCleanup(stuck.close)
+        stuck.sendall(b"GET /wss HTTP/1.1\r\n")
+        self.assertEqual(service.stop(signal.SIGTERM, timeout=15), 0)
+
+
+class ReloadTests(TestCase):
+    def setUp(self):
+        self.pki = PKI(self.mktemp())
+        self.port = freePort()
+        self.service = Service(self, "--endpoint", self.pki.endpoint(self.port), port=self.port)
+        self.url = f"wss://localhost:{self.port}/wss"
+
+    def test_sighupServesNewCertificateKeepsConnections(self):
+        before = servedCertificate(self.port, self.pki)
+        old = connection(self.url, ssl=self.pki.clientContext())
+        renewed = PKI(self.mktemp())
+        for name in ("server.key", "fullchain.pem", "ca.pem"):
+            shutil.copy(renewed.path(name), self.pki.path(name))
+        self.service.process.send_signal(signal.SIGHUP)
+        self.service.waitForLog("TLS reloaded")
+        after = servedCertificate(self.port, renewed)
+        self.assertNotEqual(before, after)
+        self.assertEqual(exchange(self.url, ssl=renewed.clientContext()), "ok")
+        old.send("tom")
+        self.assertEqual(old.recv(timeout=10), "ok")
+        old.close()
+
+    def test_brokenFilesKeepOldCertificate(self):
+        before = servedCertificate(self.port, self.pki)
+        with open(self.pki.path("fullchain.pem"), "w") as f:
+            f.write("not a certificate\n")
+        self.service.process.send_signal(signal.SIGHUP)
+        self.service.waitForLog("TLS reload failed")
+        self.assertEqual(servedCertificate(self.port, self.pki), before)
+        self.assertEqual(exchange(self.url, ssl=self.pki.clientContext()), "ok")
+        self.assertIsNone(self.service.process.poll())
+        failures = [l for l in self.service.log().splitlines() if "TLS reload failed" in l]
+        self.assertEqual(len(failures), 1)
+        self.assertIn("no PEM certificate", failures[0])
