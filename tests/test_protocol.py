@@ -119,6 +119,8 @@ class HandshakeTests(InMemory, TestCase):
         transport.clear()
         d = f.goAway(5)
         self.assertEqual(closeCode(transport.value()), 1001)
+        self.clock.advance(2)
+        self.assertFalse(transport.disconnecting, "a slow client gets the whole timeout")
         self.assertNoResult(d)
         self.lose(protocol)
         self.successResultOf(d)

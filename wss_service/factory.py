@@ -88,7 +88,7 @@ class ServiceFactory(WebSocketServerFactory):
         if not self.connections:
             return defer.succeed(None)
         for protocol in list(self.connections):
-            protocol.goAway()
+            protocol.goAway(timeout)
         d = defer.Deferred()
         self._drained.append(d)
         timer = self.reactor.callLater(timeout, self._abortAll)

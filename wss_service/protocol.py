@@ -111,9 +111,14 @@ class ServiceProtocol:
         )
         self.sendData(head.encode() + b"\r\n" + body)
 
-    def goAway(self):
-        """Close with 1001 if open; otherwise drop the connection."""
+    def goAway(self, timeout):
+        """
+        Close with 1001 if open, giving the client C{timeout} seconds to
+        answer (the 1 s default resets slow clients before they read it);
+        otherwise drop the connection.
+        """
         if self.state == WebSocketProtocol.STATE_OPEN:
+            self.closeHandshakeTimeout = timeout
             self.sendCloseFrame(GOING_AWAY, b"server going away", isReply=False)
         elif self.state != WebSocketProtocol.STATE_CLOSING:
             self.dropConnection(abort=True)

@@ -8,6 +8,7 @@ import sys
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
 from twisted.internet.error import CannotListenError
+from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 log = Logger(namespace="wss")
@@ -52,16 +53,21 @@ class WssService(MultiService):
     C{shutdownTimeout} seconds for them, and the process exits 0.
     """
 
-    def __init__(self, factory, tls, shutdownTimeout, reactor=None):
+    def __init__(self, factory, tls, shutdownTimeout, watchInterval=0, reactor=None):
         super().__init__()
         self.factory = factory
         self.tls = tls
         self.shutdownTimeout = shutdownTimeout
         self.reactor = reactor or factory.reactor
+        self._watch = LoopingCall(self.reloadChanged)
+        self._watch.clock = self.reactor
+        self.watchInterval = watchInterval
 
     def startService(self):
         super().startService()
         self.reactor.callWhenRunning(self._installSignalHandlers)
+        if self.watchInterval and self.tls:
+            self._watch.start(self.watchInterval, now=False)
 
     def _installSignalHandlers(self):
         def later(action):
@@ -77,7 +83,14 @@ class WssService(MultiService):
         log.info("reloading {count} TLS certificate(s)", count=len(self.tls))
         return [tls.reload() for tls in self.tls]
 
+    def reloadChanged(self):
+        """Re-read the TLS files that changed on disk."""
+        for tls in self.tls:
+            tls.reloadIfChanged()
+
     def stopService(self):
+        if self._watch.running:
+            self._watch.stop()
         d = super().stopService()
         log.info(
             "stopping: closing {count} connection(s), waiting up to {timeout}s",

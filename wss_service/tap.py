@@ -41,6 +41,9 @@ class Options(usage.Options):
          "Most open connections per client address (429 beyond); 0 for no limit.", int],
         ["shutdown-timeout", None, 10.0,
          "Seconds to wait for clients to close on SIGTERM.", float],
+        ["watch-certificates", None, 0.0,
+         "Check TLS files for changes every so many seconds and reload them; 0: only on SIGHUP.",
+         float],
     ]
 
     def __init__(self):
@@ -111,7 +114,8 @@ def _buildService(options, reactor):
         ListeningService(description, listeningEndpoint(reactor, description, tlsFor)[0], factory)
         for description in options["endpoints"]
     ]
-    service = WssService(factory, list(tlsByFiles.values()), options["shutdown-timeout"])
+    service = WssService(factory, list(tlsByFiles.values()), options["shutdown-timeout"],
+                         options["watch-certificates"], reactor)
     for listener in listeners:
         listener.setServiceParent(service)
     return service

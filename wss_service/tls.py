@@ -7,6 +7,7 @@ renegotiation. OpenSSL's read and write buffers are released while a
 connection is idle.
 """
 
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -138,7 +139,23 @@ class ServerTLS:
         self.keyPair = keyPair
         self._install(*keyPair.load())
 
+    def _stamp(self):
+        stamps = []
+        for path in vars(self.keyPair).values():
+            try:
+                status = os.stat(path) if path else None
+            except OSError:
+                status = None
+            stamps.append(status and (status.st_mtime_ns, status.st_size, status.st_ino))
+        return stamps
+
+    def reloadIfChanged(self):
+        """L{reload} if any of the files changed since they were last read."""
+        if self._stamp() != self._loadedStamp:
+            self.reload()
+
     def _install(self, key, certificates):
+        self._loadedStamp = self._stamp()
         self._context = makeContext(key, certificates)
         self.notAfter = certificates[0].not_valid_after_utc
         warnIfExpired(self.keyPair.certKey, certificates[0])
@@ -152,6 +169,7 @@ class ServerTLS:
         try:
             self._install(*self.keyPair.load())
         except ConfigurationError as e:
+            self._loadedStamp = self._stamp()
             log.error("TLS reload failed, old certificate stays in service: {e}", e=e)
             return False
         log.info("TLS reloaded: {path} valid until {date}",

@@ -60,19 +60,29 @@ class ShutdownTests(TestCase):
 
 
 class ReloadTests(TestCase):
+    watch = ()
+
     def setUp(self):
         self.pki = PKI(self.mktemp())
         self.port = freePort()
-        self.service = Service(self, "--endpoint", self.pki.endpoint(self.port), port=self.port)
+        self.service = Service(self, "--endpoint", self.pki.endpoint(self.port), *self.watch,
+                               port=self.port)
         self.url = f"wss://localhost:{self.port}/wss"
+
+    def signal(self):
+        self.service.process.send_signal(signal.SIGHUP)
+
+    def renew(self):
+        renewed = PKI(self.mktemp())
+        for name in ("server.key", "fullchain.pem", "ca.pem"):
+            shutil.copy(renewed.path(name), self.pki.path(name))
+        self.signal()
+        return renewed
 
     def test_sighupServesNewCertificateKeepsConnections(self):
         before = servedCertificate(self.port, self.pki)
         old = connection(self.url, ssl=self.pki.clientContext())
-        renewed = PKI(self.mktemp())
-        for name in ("server.key", "fullchain.pem", "ca.pem"):
-            shutil.copy(renewed.path(name), self.pki.path(name))
-        self.service.process.send_signal(signal.SIGHUP)
+        renewed = self.renew()
         self.service.waitForLog("TLS reloaded")
         after = servedCertificate(self.port, renewed)
         self.assertNotEqual(before, after)
@@ -85,7 +95,7 @@ class ReloadTests(TestCase):
         before = servedCertificate(self.port, self.pki)
         with open(self.pki.path("fullchain.pem"), "w") as f:
             f.write("not a certificate\n")
-        self.service.process.send_signal(signal.SIGHUP)
+        self.signal()
         self.service.waitForLog("TLS reload failed")
         self.assertEqual(servedCertificate(self.port, self.pki), before)
         self.assertEqual(exchange(self.url, ssl=self.pki.clientContext()), "ok")
@@ -93,3 +103,12 @@ class ReloadTests(TestCase):
         failures = [l for l in self.service.log().splitlines() if "TLS reload failed" in l]
         self.assertEqual(len(failures), 1)
         self.assertIn("no PEM certificate", failures[0])
+
+
+class WatchTests(ReloadTests):
+    """The same, with --watch-certificates noticing the files instead of SIGHUP."""
+
+    watch = ("--watch-certificates", "0.2")
+
+    def signal(self):
+        pass
