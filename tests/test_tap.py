@@ -64,8 +64,9 @@ class MakeServiceTests(TestCase):
                             "--endpoint", pki.endpoint(8444),
                             "--app", "wss_service.apps:EchoProtocol")
         self.assertIsInstance(service, WssService)
-        children = list(service)
+        children = [c for c in service if isinstance(c, StreamServerEndpointService)]
         self.assertEqual(len(children), 4)
+        self.assertEqual(len(list(service)), 5, "the listeners and systemd's notifier")
         for child in children:
             self.assertIsInstance(child, StreamServerEndpointService)
             self.assertIs(child.factory, service.factory)

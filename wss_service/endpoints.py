@@ -102,7 +102,13 @@ def listeningEndpoint(reactor, description, tlsFor):
     remaining, options = _takeTLS(_segments(description))
     try:
         endpoint = serverFromString(reactor, ":".join(remaining))
-    except (ValueError, TypeError, KeyError, IndexError) as e:
+    except (KeyError, IndexError) as e:
+        raise ConfigurationError(
+            f"--endpoint {description!r}: systemd handed over no such socket ({e}); "
+            f"run under a .socket unit or systemd-socket-activate, with FileDescriptorName= "
+            f"for name="
+        ) from None
+    except (ValueError, TypeError) as e:
         raise ConfigurationError(
             f"cannot use --endpoint {description!r} ({e}); {EXAMPLES}"
         ) from None

@@ -26,6 +26,15 @@ class ListeningService(StreamServerEndpointService):
         super().__init__(endpoint, factory)
         self.description = description
 
+    def whenListening(self, callback):
+        """Call C{callback(port)} once listening (never, if listening fails)."""
+
+        def passOn(port):
+            callback(port)
+            return port
+
+        self._waitingForPort.addCallback(passOn)
+
     def privilegedStartService(self):
         try:
             super().privilegedStartService()

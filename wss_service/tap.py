@@ -10,6 +10,7 @@ from wss_service.errors import ConfigurationError
 from wss_service.factory import MiB, ServiceFactory, Settings
 from wss_service.realip import LOOPBACK, parseNetworks
 from wss_service.service import ListeningService, WssService
+from wss_service.systemd import SystemdService
 from wss_service.tls import ServerTLS
 
 DEFAULT_ENDPOINT = "tcp:8282:interface=127.0.0.1"
@@ -118,6 +119,7 @@ def _buildService(options, reactor):
                          options["watch-certificates"], reactor)
     for listener in listeners:
         listener.setServiceParent(service)
+    SystemdService(listeners, reactor).setServiceParent(service)
     return service
 
 

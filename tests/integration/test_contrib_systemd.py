@@ -1,11 +1,13 @@
 """
-contrib/systemd/wss.service: systemd accepts it, and its ExecStart lines
-(proxied and direct) run the real service.
+contrib/systemd: systemd accepts wss.socket and wss.service, and the
+service's ExecStart lines (proxied and direct) serve on the socket that
+wss.socket describes, reporting READY=1 as Type=notify needs.
 """
 
 import os
 import shlex
 import shutil
+import socket
 import subprocess
 
 from twisted.trial.unittest import TestCase
@@ -14,13 +16,9 @@ from tests.support.binaries import requireBinary
 from tests.support.clients import exchange
 from tests.support.pki import PKI
 from tests.support.proxies import render
-from tests.support.service import TWISTD, Service, freePort
+from tests.support.service import TWISTD, Service, environment, freePort
 
 INSTALLED = "/opt/wss-service/.venv/bin/twistd"
-
-
-def unit():
-    return render("systemd/wss.service", {INSTALLED: TWISTD})
 
 
 def settings(text):
@@ -32,43 +30,68 @@ def settings(text):
     return found
 
 
+def service():
+    return render("systemd/wss.service", {INSTALLED: TWISTD})
+
+
 class UnitTests(TestCase):
-    def test_systemdAcceptsIt(self):
+    def test_systemdAcceptsThem(self):
         analyze = requireBinary("systemd-analyze")
-        path = os.path.join(os.path.abspath(self.mktemp()), "wss.service")
-        os.makedirs(os.path.dirname(path))
-        with open(path, "w") as f:
-            f.write(unit())
-        result = subprocess.run([analyze, "verify", "--man=no", path],
-                                capture_output=True, text=True, timeout=60)
+        directory = os.path.abspath(self.mktemp())
+        os.makedirs(directory)
+        for name, text in [("wss.service", service()),
+                           ("wss.socket", render("systemd/wss.socket", {}))]:
+            with open(os.path.join(directory, name), "w") as f:
+                f.write(text)
+        result = subprocess.run(
+            [analyze, "verify", "--man=no", f"{directory}/wss.socket", f"{directory}/wss.service"],
+            capture_output=True, text=True, timeout=60)
         self.assertEqual((result.returncode, result.stderr.strip()), (0, ""))
 
-    def test_restartAndSandbox(self):
-        found = settings(unit())
+    def test_restartNotifyReloadSandbox(self):
+        found = settings(service())
         self.assertEqual(found["Restart"], ["on-failure"])
+        self.assertEqual(found["Type"], ["notify"])
+        self.assertIn("WatchdogSec", found)
+        self.assertEqual(found["ExecReload"], ["/bin/kill -HUP $MAINPID"])
         for key in ("DynamicUser", "NoNewPrivileges", "ProtectSystem", "PrivateTmp",
                     "RestrictAddressFamilies", "SystemCallFilter", "CapabilityBoundingSet"):
             self.assertIn(key, found)
-        command = found["ExecStart"][0]
-        self.assertIn(" -n --pidfile= wss", command)
+        self.assertIn(" -n --pidfile= wss", found["ExecStart"][0])
+        socketUnit = settings(render("systemd/wss.socket", {}))
+        self.assertEqual(socketUnit["ListenStream"], ["127.0.0.1:8282"])
+        self.assertEqual(socketUnit["FileDescriptorName"], ["wss"])
 
-    def test_proxiedExecStartServes(self):
+
+class ExecStartTests(TestCase):
+    def setUp(self):
+        self.notify = os.path.abspath(self.mktemp())
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.socket.bind(self.notify)
+        self.socket.settimeout(15)
+        self.addCleanup(self.socket.close)
+
+    def serve(self, execStart, port):
+        """Run an ExecStart line on a socket as wss.socket hands it over."""
+        activate = requireBinary("systemd-socket-activate")
+        command = [activate, "-l", f"127.0.0.1:{port}", "--fdname=wss",
+                   "-E", "PYTHONPATH", "-E", "NOTIFY_SOCKET", *shlex.split(execStart)]
+        Service(self, port=port, command=command, env=environment(NOTIFY_SOCKET=self.notify))
+        self.assertIn("READY=1", self.socket.recv(4096).decode())
+
+    def test_proxied(self):
         port = freePort()
-        command = shlex.split(settings(unit())["ExecStart"][0])
-        Service(self, "--endpoint", f"tcp:{port}:interface=127.0.0.1", port=port,
-                command=command)
+        self.serve(settings(service())["ExecStart"][0], port)
         self.assertEqual(exchange(f"ws://127.0.0.1:{port}/wss"), "ok")
 
-    def test_directExecStartServes(self):
+    def test_direct(self):
         pki = PKI(self.mktemp())
         credentials = os.path.abspath(self.mktemp())
         os.makedirs(credentials)
         shutil.copy(pki.path("server.key"), os.path.join(credentials, "privkey.pem"))
         shutil.copy(pki.path("fullchain.pem"), os.path.join(credentials, "fullchain.pem"))
+        line = next(l for l in service().splitlines() if l.startswith("#ExecStart="))
         port = freePort()
-        line = next(l for l in unit().splitlines() if l.startswith("#ExecStart="))
-        line = line.replace("#ExecStart=", "").replace("%d", credentials)
-        line = line.replace("ssl:443:", f"ssl:{port}:interface=127.0.0.1:")
-        Service(self, port=port, command=shlex.split(line))
+        self.serve(line.replace("#ExecStart=", "").replace("%d", credentials), port)
         self.assertEqual(
             exchange(f"wss://localhost:{port}/wss", ssl=pki.clientContext()), "ok")
