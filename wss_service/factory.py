@@ -9,6 +9,7 @@ from autobahn.twisted.websocket import WebSocketServerFactory
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet import defer
 
+from wss_service.metrics import Metrics
 from wss_service.protocol import normalizeOrigin, serviceProtocol
 
 MiB = 1024 * 1024
@@ -28,6 +29,7 @@ class Settings:
     pingTimeout: float = 20.0
     maxConnections: int = 0
     maxConnectionsPerIP: int = 0
+    sendTimeout: float = 0.0
 
 
 class ServiceFactory(WebSocketServerFactory):
@@ -44,6 +46,8 @@ class ServiceFactory(WebSocketServerFactory):
         self.origins = frozenset(normalizeOrigin(o) for o in settings.origins)
         self.trustedProxies = tuple(settings.trustedProxies)
         self.maxConnectionsPerIP = settings.maxConnectionsPerIP
+        self.sendTimeout = settings.sendTimeout
+        self.metrics = Metrics()
         self.connections = set()
         self.perAddress = Counter()
         self._drained = []

@@ -8,8 +8,10 @@ from urllib.parse import urlsplit
 
 from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny
+from OpenSSL import SSL
 from twisted.logger import Logger
 
+from wss_service.limits import SendGuard
 from wss_service.realip import clientAddress
 
 GOING_AWAY = 1001
@@ -52,6 +54,7 @@ class ServiceProtocol:
 
     clientAddress = None
     admitted = False
+    refused = False
     _openedAt = None
 
     def _connectionMade(self):
@@ -59,8 +62,17 @@ class ServiceProtocol:
         self.factory.connections.add(self)
 
     def _connectionLost(self, reason):
+        if self._openedAt is None and not self.refused:
+            self.factory.metrics.handshakeFailures[self._failure(reason)] += 1
         self.factory.forget(self)
         super()._connectionLost(reason)
+
+    def _failure(self, reason):
+        if reason is not None and reason.check(SSL.Error):
+            return "tls"
+        if self.wasOpenHandshakeTimeout:
+            return "timeout"
+        return "disconnect"
 
     def onConnect(self, request):
         factory = self.factory
@@ -77,7 +89,12 @@ class ServiceProtocol:
         return super().onConnect(request)
 
     def _onOpen(self):
-        self._openedAt = self.factory.reactor.seconds()
+        factory = self.factory
+        self._openedAt = factory.reactor.seconds()
+        factory.metrics.opened()
+        if factory.sendTimeout:
+            guard = SendGuard(self, factory.sendTimeout, factory.reactor)
+            self.transport.registerProducer(guard, True)
         log.info(
             "open {client} peer={peer} path={path}",
             client=self.clientAddress,
@@ -88,6 +105,7 @@ class ServiceProtocol:
 
     def _onClose(self, wasClean, code, reason):
         if self._openedAt is not None:
+            self.factory.metrics.closed(code or 1006, self.trafficStats)
             log.info(
                 "close {client} code={code} reason={reason!r} after {duration:.1f}s",
                 client=self.clientAddress,
@@ -98,6 +116,8 @@ class ServiceProtocol:
         super()._onClose(wasClean, code, reason)
 
     def sendHttpErrorResponse(self, code, reason, responseHeaders=None):
+        self.refused = True
+        self.factory.metrics.refused[code] += 1
         body = f"{reason}\n".encode()
         headers = [
             ("Content-Type", "text/plain; charset=utf-8"),

@@ -60,12 +60,15 @@ class WssService(MultiService):
     The whole service. On SIGHUP it re-reads every certificate; on SIGTERM
     or SIGINT it stops listening, closes every client with 1001, waits up to
     C{shutdownTimeout} seconds for them, and the process exits 0.
+
+    @ivar tls: the L{wss_service.tls.ServerTLS} of every TLS endpoint.
     """
 
-    def __init__(self, factory, tls, shutdownTimeout, watchInterval=0, reactor=None):
+    tls = ()
+
+    def __init__(self, factory, shutdownTimeout, watchInterval=0, reactor=None):
         super().__init__()
         self.factory = factory
-        self.tls = tls
         self.shutdownTimeout = shutdownTimeout
         self.reactor = reactor or factory.reactor
         self._watch = LoopingCall(self.reloadChanged)

@@ -8,6 +8,9 @@ from wss_service.apps import loadApp
 from wss_service.endpoints import listeningEndpoint
 from wss_service.errors import ConfigurationError
 from wss_service.factory import MiB, ServiceFactory, Settings
+from wss_service.limits import IdleSweeper
+from wss_service.logs import jsonObserver
+from wss_service.metrics import Collector, metricsSite
 from wss_service.realip import LOOPBACK, parseNetworks
 from wss_service.service import ListeningService, WssService
 from wss_service.systemd import SystemdService
@@ -38,10 +41,18 @@ class Options(usage.Options):
          "Seconds to wait for the pong before closing.", float],
         ["max-connections", None, 0,
          "Most open connections in all (503 beyond); 0 for no limit.", int],
-        ["max-connections-per-ip", None, 0,
+        ["max-connections-per-ip", None, 1000,
          "Most open connections per client address (429 beyond); 0 for no limit.", int],
+        ["idle-timeout", None, 0.0,
+         "Close connections with no message either way for so many seconds; 0: never.", float],
+        ["send-timeout", None, 30.0,
+         "Cut a client that reads nothing for so many seconds while output waits; 0: never.",
+         float],
         ["shutdown-timeout", None, 10.0,
          "Seconds to wait for clients to close on SIGTERM.", float],
+        ["metrics-endpoint", None, None,
+         "Serve /metrics (Prometheus) and /healthz here, e.g. tcp:9282:interface=127.0.0.1."],
+        ["log-format", None, "text", "Log lines as text or json (one object per line)."],
         ["watch-certificates", None, 0.0,
          "Check TLS files for changes every so many seconds and reload them; 0: only on SIGHUP.",
          float],
@@ -79,6 +90,11 @@ class Options(usage.Options):
     def postOptions(self):
         self["endpoints"] = self["endpoints"] or [DEFAULT_ENDPOINT]
         self["trustedProxies"] = self["trustedProxies"] or list(LOOPBACK)
+        if self["log-format"] not in ("text", "json"):
+            raise usage.UsageError("--log-format is text or json")
+        if self["log-format"] == "json" and self.parent is not None:
+            # Read by twistd's logger, which starts after the options are parsed.
+            self.parent["logger"] = jsonObserver
 
 
 def _settings(options):
@@ -99,11 +115,14 @@ def _settings(options):
         pingTimeout=options["ping-timeout"],
         maxConnections=options["max-connections"],
         maxConnectionsPerIP=options["max-connections-per-ip"],
+        sendTimeout=options["send-timeout"],
     )
 
 
 def _buildService(options, reactor):
     factory = ServiceFactory(loadApp(options["app"]), _settings(options), reactor)
+    service = WssService(factory, options["shutdown-timeout"], options["watch-certificates"],
+                         reactor)
     tlsByFiles = {}
 
     def tlsFor(keyPair):
@@ -111,14 +130,19 @@ def _buildService(options, reactor):
             tlsByFiles[keyPair] = ServerTLS(keyPair)
         return tlsByFiles[keyPair]
 
-    listeners = [
-        ListeningService(description, listeningEndpoint(reactor, description, tlsFor)[0], factory)
-        for description in options["endpoints"]
-    ]
-    service = WssService(factory, list(tlsByFiles.values()), options["shutdown-timeout"],
-                         options["watch-certificates"], reactor)
-    for listener in listeners:
-        listener.setServiceParent(service)
+    def listener(description, factory):
+        endpoint, _ = listeningEndpoint(reactor, description, tlsFor)
+        return ListeningService(description, endpoint, factory)
+
+    listeners = [listener(description, factory) for description in options["endpoints"]]
+    if options["metrics-endpoint"]:
+        site = metricsSite(Collector(service), service)
+        listeners.append(listener(options["metrics-endpoint"], site))
+    service.tls = list(tlsByFiles.values())
+    for child in listeners:
+        child.setServiceParent(service)
+    if options["idle-timeout"]:
+        IdleSweeper(factory, options["idle-timeout"], reactor).setServiceParent(service)
     SystemdService(listeners, reactor).setServiceParent(service)
     return service
 
