@@ -94,7 +94,7 @@ class Options(usage.Options):
             raise usage.UsageError("--log-format is text or json")
         if self["log-format"] == "json" and self.parent is not None:
             # Read by twistd's logger, which starts after the options are parsed.
-            self.parent["logger"] = jsonObserver
+            self.parent["logger"] = f"{jsonObserver.__module__}.{jsonObserver.__name__}"
 
 
 def _settings(options):
