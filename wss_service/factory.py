@@ -6,6 +6,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from autobahn.twisted.websocket import WebSocketServerFactory
+from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet import defer
 
@@ -30,6 +31,7 @@ class Settings:
     maxConnections: int = 0
     maxConnectionsPerIP: int = 0
     sendTimeout: float = 0.0
+    compression: bool = False
 
 
 class ServiceFactory(WebSocketServerFactory):
@@ -62,6 +64,19 @@ class ServiceFactory(WebSocketServerFactory):
             maxConnections=settings.maxConnections,
             allowNullOrigin=True,
         )
+        if settings.compression:
+            self.setProtocolOptions(perMessageCompressionAccept=self.acceptDeflate)
+
+    def acceptDeflate(self, offers):
+        """
+        Accept permessage-deflate; Autobahn stops inflating a message at the
+        message size limit, so a deflate bomb closes with 1009.
+        """
+        for offer in offers:
+            if isinstance(offer, PerMessageDeflateOffer):
+                return PerMessageDeflateOfferAccept(
+                    offer, max_message_size=self.maxMessagePayloadSize or None)
+        return None
 
     def admit(self, protocol):
         """Count a handshaking client; refuse it past the per-address limit."""

@@ -26,6 +26,10 @@ class Options(usage.Options):
         "protocol. Send SIGHUP to reload certificates, SIGTERM to drain and stop."
     )
 
+    optFlags = [
+        ["compression", None, "Accept permessage-deflate (bounded by --max-message-size)."],
+    ]
+
     optParameters = [
         ["app", "a", "wss_service.apps:OkProtocol",
          "The app: module:Class, a subclass of Autobahn's WebSocketServerProtocol."],
@@ -116,6 +120,7 @@ def _settings(options):
         maxConnections=options["max-connections"],
         maxConnectionsPerIP=options["max-connections-per-ip"],
         sendTimeout=options["send-timeout"],
+        compression=bool(options["compression"]),
     )
 
 
