@@ -14,6 +14,7 @@ setup(
         "pyopenssl>=24.0",
         "service-identity>=24.1",
         "cryptography>=42",
+        "prometheus-client>=0.17",
     ],
     extras_require={"test": ["websockets>=13", "hypothesis>=6", "setuptools>=70.1"]},
 )
