@@ -75,9 +75,15 @@ class WssService(MultiService):
         self._watch.clock = self.reactor
         self.watchInterval = watchInterval
 
+    def privilegedStartService(self):
+        # Before listening, for signals that come before the reactor runs;
+        # again once it runs, because the reactor installs its own then.
+        self._installSignalHandlers()
+        self.reactor.callWhenRunning(self._installSignalHandlers)
+        super().privilegedStartService()
+
     def startService(self):
         super().startService()
-        self.reactor.callWhenRunning(self._installSignalHandlers)
         if self.watchInterval and self.tls:
             self._watch.start(self.watchInterval, now=False)
 

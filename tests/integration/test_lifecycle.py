@@ -48,6 +48,20 @@ class ShutdownTests(TestCase):
     def test_sigintDrains(self):
         self.drain(signal.SIGINT)
 
+    def test_sigtermAsSoonAsListening(self):
+        # The port listens before the reactor runs; a signal then is graceful too.
+        for _ in range(3):
+            port = freePort()
+            service = Service(self, "--endpoint", f"tcp:{port}:interface=127.0.0.1",
+                              port=port, wait=False)
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except ConnectionRefusedError:
+                    pass
+            self.assertEqual(service.stop(signal.SIGTERM), 0, service.log())
+
     def test_stubbornClientsCutAfterTimeout(self):
         port = freePort()
         service = Service(self, "--endpoint", f"tcp:{port}:interface=127.0.0.1",
