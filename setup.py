@@ -16,5 +16,8 @@ setup(
         "cryptography>=42",
         "prometheus-client>=0.17",
     ],
-    extras_require={"test": ["websockets>=13", "hypothesis>=6", "setuptools>=70.1"]},
+    extras_require={
+        "test": ["websockets>=13", "hypothesis>=6", "setuptools>=70.1"],
+        "bench": ["websockets>=13", "matplotlib>=3.7"],
+    },
 )

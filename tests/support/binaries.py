@@ -12,6 +12,8 @@ PACKAGES = {
     "certutil": "libnss3-tools",
     "openssl": "openssl",
     "systemd-socket-activate": "systemd",
+    "cc": "gcc",
+    "taskset": "util-linux",
 }
 
 
