@@ -110,3 +110,17 @@ class MakeServiceTests(TestCase):
         self.assertExits("has no Missing", "--app", "wss_service.apps:Missing")
         self.assertExits("not a subclass", "--app", "tests.support.apps:NotAProtocol")
         self.assertExits("module:Class", "--app", "justaname")
+
+
+class WorkerArgumentsTests(TestCase):
+    def test_changedOptionsAndRepeatablesPassedOn(self):
+        o = options("--workers", "3", "--app", "wss_service.apps:EchoProtocol",
+                    "--path", "/wss", "--trusted-proxy", "10.0.0.0/8", "--compression",
+                    "--endpoint", "tcp:1", "--metrics-endpoint", "tcp:2", "--log-format", "json")
+        arguments = tap.workerArguments(o)
+        self.assertEqual(arguments[:2], ["-n", "--pidfile="])
+        self.assertIn("--logger=wss_service.logs.jsonObserver", arguments)
+        wss = arguments.index("wss")
+        self.assertEqual(sorted(arguments[wss + 1:]), sorted([
+            "--app=wss_service.apps:EchoProtocol", "--path=/wss",
+            "--trusted-proxy=10.0.0.0/8", "--compression", "--log-format=json"]))

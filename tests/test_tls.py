@@ -118,3 +118,17 @@ class EndpointTests(TestCase):
     def test_sslNeedsCertificate(self):
         e = self.assertRaises(ConfigurationError, self.parse, "ssl:8443")
         self.assertIn("needs certKey=", str(e))
+
+
+class InheritedDescriptionTests(TestCase):
+    def test_forms(self):
+        from wss_service.endpoints import inheritedDescription
+
+        self.assertEqual(inheritedDescription("tcp:8282:interface=127.0.0.1", 0, "INET"),
+                         "systemd:domain=INET:index=0")
+        self.assertEqual(
+            inheritedDescription("ssl:443:privateKey=/a\\:b/k.pem:certKey=/c.pem", 1, "INET6"),
+            "tls:systemd:domain=INET6:index=1:privateKey=/a\\:b/k.pem:certKey=/c.pem")
+        self.assertEqual(
+            inheritedDescription("haproxy:ssl:443:certKey=/c.pem", 2, "INET"),
+            "tls:haproxy:systemd:domain=INET:index=2:privateKey=/c.pem:certKey=/c.pem")

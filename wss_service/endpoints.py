@@ -116,3 +116,23 @@ def listeningEndpoint(reactor, description, tlsFor):
         return endpoint, None
     tls = tlsFor(_keyPair(description, options))
     return TLSServerEndpoint(endpoint, tls), tls
+
+
+def _escape(value):
+    return re.sub(r"([\\:])", r"\\\1", value)
+
+
+def inheritedDescription(description, index, family):
+    """
+    The endpoint string for a socket made from C{description} and handed
+    over as file descriptor C{index}: the same TLS and PROXY protocol, on
+    C{systemd:domain=FAMILY:index=INDEX}.
+    """
+    remaining, options = _takeTLS(_segments(description))
+    prefix = "haproxy:" if remaining[0] == "haproxy" else ""
+    adopted = f"{prefix}systemd:domain={family}:index={index}"
+    if options is None:
+        return adopted
+    keyPair = _keyPair(description, options)
+    files = [f"{key}={_escape(value)}" for key, value in vars(keyPair).items() if value]
+    return ":".join(["tls", adopted, *files])

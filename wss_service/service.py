@@ -55,7 +55,44 @@ def _exit(message):
     raise SystemExit(1)
 
 
-class WssService(MultiService):
+class SignalledService(MultiService):
+    """
+    Reloads on SIGHUP; stops the reactor on SIGTERM and SIGINT so that the
+    process drains through C{stopService} and exits 0.
+    """
+
+    _stopping = False
+
+    def __init__(self, reactor):
+        super().__init__()
+        self.reactor = reactor
+
+    def privilegedStartService(self):
+        # Before listening, for signals that come before the reactor runs;
+        # again once it runs, because the reactor installs its own then.
+        self._installSignalHandlers()
+        self.reactor.callWhenRunning(self._installSignalHandlers)
+        super().privilegedStartService()
+
+    def _installSignalHandlers(self):
+        def later(action):
+            return lambda signum, frame: self.reactor.callFromThread(action)
+
+        signal.signal(signal.SIGHUP, later(self.reload))
+        # Twisted's own handlers make twistd re-raise the signal at exit.
+        signal.signal(signal.SIGTERM, later(self._stop))
+        signal.signal(signal.SIGINT, later(self._stop))
+
+    def _stop(self):
+        if not self._stopping:
+            self._stopping = True
+            self.reactor.stop()
+
+    def reload(self):
+        raise NotImplementedError
+
+
+class WssService(SignalledService):
     """
     The whole service. On SIGHUP it re-reads every certificate; on SIGTERM
     or SIGINT it stops listening, closes every client with 1001, waits up to
@@ -67,34 +104,17 @@ class WssService(MultiService):
     tls = ()
 
     def __init__(self, factory, shutdownTimeout, watchInterval=0, reactor=None):
-        super().__init__()
+        super().__init__(reactor or factory.reactor)
         self.factory = factory
         self.shutdownTimeout = shutdownTimeout
-        self.reactor = reactor or factory.reactor
         self._watch = LoopingCall(self.reloadChanged)
         self._watch.clock = self.reactor
         self.watchInterval = watchInterval
-
-    def privilegedStartService(self):
-        # Before listening, for signals that come before the reactor runs;
-        # again once it runs, because the reactor installs its own then.
-        self._installSignalHandlers()
-        self.reactor.callWhenRunning(self._installSignalHandlers)
-        super().privilegedStartService()
 
     def startService(self):
         super().startService()
         if self.watchInterval and self.tls:
             self._watch.start(self.watchInterval, now=False)
-
-    def _installSignalHandlers(self):
-        def later(action):
-            return lambda signum, frame: self.reactor.callFromThread(action)
-
-        signal.signal(signal.SIGHUP, later(self.reload))
-        # Twisted's own handlers make twistd re-raise the signal at exit.
-        signal.signal(signal.SIGTERM, later(self.reactor.stop))
-        signal.signal(signal.SIGINT, later(self.reactor.stop))
 
     def reload(self):
         """Re-read every TLS endpoint's files."""

@@ -15,6 +15,7 @@ from wss_service.realip import LOOPBACK, parseNetworks
 from wss_service.service import ListeningService, WssService
 from wss_service.systemd import SystemdService
 from wss_service.tls import ServerTLS
+from wss_service.workers import MasterService, SharedSockets, Supervisor
 
 DEFAULT_ENDPOINT = "tcp:8282:interface=127.0.0.1"
 
@@ -52,6 +53,9 @@ class Options(usage.Options):
         ["send-timeout", None, 30.0,
          "Cut a client that reads nothing for so many seconds while output waits; 0: never.",
          float],
+        ["workers", None, 1,
+         "Processes that share every listening socket; the master restarts any that dies.",
+         int],
         ["shutdown-timeout", None, 10.0,
          "Seconds to wait for clients to close on SIGTERM.", float],
         ["metrics-endpoint", None, None,
@@ -152,6 +156,41 @@ def _buildService(options, reactor):
     return service
 
 
+def workerArguments(options):
+    """The twistd command line of a worker: these options, less the endpoints."""
+    arguments = ["-n", "--pidfile="]
+    if options["log-format"] == "json":
+        arguments.append(f"--logger={jsonObserver.__module__}.{jsonObserver.__name__}")
+    arguments.append("wss")
+    for name, _, default, _, *_ in options.optParameters:
+        if name not in ("workers", "metrics-endpoint") and options[name] != default:
+            arguments.append(f"--{name}={options[name]}")
+    for name, *_ in options.optFlags:
+        if options[name]:
+            arguments.append(f"--{name}")
+    for name, key in [("path", "paths"), ("allowed-origin", "origins"),
+                      ("trusted-proxy", "trustedProxies")]:
+        arguments += [f"--{name}={value}" for value in options[key]]
+    return arguments
+
+
+def _buildMaster(options, reactor):
+    loadApp(options["app"])
+    _settings(options)
+    descriptions = [("--endpoint", d) for d in options["endpoints"]]
+    if options["metrics-endpoint"]:
+        descriptions.append(("--metrics-endpoint", options["metrics-endpoint"]))
+    endpoints = []
+    for option, description in descriptions:
+        endpoint, tls = listeningEndpoint(reactor, description, ServerTLS)
+        endpoints.append((option, description, endpoint.wrapped if tls else endpoint))
+    sockets = SharedSockets(endpoints)
+    supervisor = Supervisor(sockets, workerArguments(options), options["workers"], reactor)
+    service = MasterService(sockets, supervisor, reactor)
+    SystemdService([], reactor).setServiceParent(service)
+    return service
+
+
 def makeService(options, reactor=None):
     """
     The service for these options.
@@ -160,7 +199,8 @@ def makeService(options, reactor=None):
     """
     if reactor is None:
         from twisted.internet import reactor
+    build = _buildMaster if options["workers"] > 1 else _buildService
     try:
-        return _buildService(options, reactor)
+        return build(options, reactor)
     except ConfigurationError as e:
         raise SystemExit(f"wss: {e}") from None

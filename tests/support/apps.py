@@ -1,5 +1,7 @@
 """Apps used by the tests through --app."""
 
+import os
+
 from autobahn.twisted.websocket import WebSocketServerProtocol
 
 
@@ -12,3 +14,10 @@ class AddressProtocol(WebSocketServerProtocol):
 
 class NotAProtocol:
     pass
+
+
+class PidProtocol(WebSocketServerProtocol):
+    """Answers every message with the pid of the process that serves it."""
+
+    def onMessage(self, payload, isBinary):
+        self.sendMessage(str(os.getpid()).encode())

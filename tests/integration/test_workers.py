@@ -1,0 +1,95 @@
+"""
+--workers: several processes share the listening sockets, supervised by a
+master that passes signals on and restarts a worker that dies.
+"""
+
+import os
+import shutil
+import signal
+import time
+
+from twisted.trial.unittest import TestCase
+
+from tests.integration.test_lifecycle import servedCertificate
+from tests.support.clients import connection, exchange
+from tests.support.pki import PKI
+from tests.support.service import Service, freePort
+
+
+class WorkersTests(TestCase):
+    def setUp(self):
+        self.pki = PKI(self.mktemp())
+        self.port, self.tlsPort = freePort(), freePort()
+        self.service = Service(
+            self, "--workers", "2", "--app", "tests.support.apps:PidProtocol",
+            "--endpoint", f"tcp:{self.port}:interface=127.0.0.1",
+            "--endpoint", self.pki.endpoint(self.tlsPort), port=self.port)
+        self.url = f"ws://127.0.0.1:{self.port}/wss"
+        self.service.waitForLog("worker 1 started")
+
+    def pids(self, count=40, **options):
+        url = options.pop("url", self.url)
+        return {exchange(url, **options) for _ in range(count)}
+
+    def workerPids(self):
+        with open(f"/proc/{self.service.process.pid}/task/{self.service.process.pid}/children") as f:
+            return {str(p) for p in f.read().split()}
+
+    def waitForWorkers(self, count=2, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.workerPids()) == count:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"not {count} workers: {self.workerPids()}")
+
+    def test_connectionsSpreadOverWorkers(self):
+        self.waitForWorkers()
+        pids = self.pids() | self.pids(url=f"wss://localhost:{self.tlsPort}/wss",
+                                       ssl=self.pki.clientContext())
+        self.assertEqual(pids, self.workerPids())
+
+    def test_crashedWorkerRestarted(self):
+        self.waitForWorkers()
+        victim = sorted(self.workerPids())[0]
+        os.kill(int(victim), signal.SIGKILL)
+        self.service.waitForLog("restarting in")
+        deadline = time.monotonic() + 20
+        seen = set()
+        # Until the new worker answers too (it takes a moment to start).
+        while victim in self.workerPids() or seen != self.workerPids():
+            self.assertLess(time.monotonic(), deadline, f"not restarted: {seen}")
+            seen |= self.pids(10)
+            seen &= self.workerPids()
+        self.assertNotIn(victim, seen)
+
+    def test_sigtermDrainsEveryWorker(self):
+        self.waitForWorkers()
+        clients = [connection(self.url) for _ in range(30)]
+        for client in clients:
+            client.send("tom")
+            client.recv(timeout=10)
+        workers = self.workerPids()
+        self.assertEqual(self.service.stop(signal.SIGTERM), 0, self.service.log())
+        codes = set()
+        for client in clients:
+            with self.assertRaises(Exception):
+                client.recv(timeout=10)
+            codes.add(client.close_code)
+        self.assertEqual(codes, {1001})
+        for pid in workers:
+            self.assertFalse(os.path.exists(f"/proc/{pid}"), f"worker {pid} outlived the master")
+
+    def test_sighupReloadsEveryWorker(self):
+        self.waitForWorkers()
+        before = servedCertificate(self.tlsPort, self.pki)
+        renewed = PKI(self.mktemp())
+        for name in ("server.key", "fullchain.pem"):
+            shutil.copy(renewed.path(name), self.pki.path(name))
+        self.service.process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while self.service.log().count("TLS reloaded") < 2:
+            self.assertLess(time.monotonic(), deadline, self.service.log())
+            time.sleep(0.1)
+        for _ in range(10):
+            self.assertNotEqual(servedCertificate(self.tlsPort, renewed), before)
