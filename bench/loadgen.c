@@ -34,7 +34,6 @@
 #include <unistd.h>
 
 #define MAX_LATENCY_US 2000000
-#define BUF 262144
 
 enum mode { ECHO, IDLE, HANDSHAKE };
 enum state { CONNECTING, TLS_HANDSHAKE, UPGRADING, OPEN, CLOSED };
@@ -50,6 +49,7 @@ struct conn {
     size_t outlen, outoff;
     double *sent; /* ring of send times of messages in flight */
     int head, count;
+    int pending; /* counted in the ramp until open or failed */
 };
 
 static struct {
@@ -66,6 +66,11 @@ static long long received, handshakes, errors, opened;
 static int measuring;
 static char *frame;
 static size_t framelen;
+/* Connections are opened RAMP at a time, so handshakes do not time out. */
+#define RAMP 200
+static struct conn *all;
+static size_t BUF; /* per-connection buffer, sized for the messages in flight */
+static int started, pending;
 
 static double now(void) {
     struct timespec t;
@@ -141,8 +146,24 @@ static void send_message(struct conn *c) {
 
 static void start(struct conn *c);
 
+static void start_more(void) {
+    while (pending < RAMP && started < opt.conns) {
+        pending++;
+        start(&all[started++]);
+    }
+}
+
+static void settled(struct conn *c) {
+    if (c->pending) {
+        c->pending = 0;
+        pending--;
+        start_more();
+    }
+}
+
 static void finish(struct conn *c, int failed) {
     if (failed) errors++;
+    settled(c);
     if (c->ssl) SSL_free(c->ssl);
     c->ssl = NULL;
     close(c->fd);
@@ -187,6 +208,7 @@ static void tls_step(struct conn *c) {
 static void opened_now(struct conn *c) {
     c->state = OPEN;
     opened++;
+    settled(c);
     if (opt.mode == HANDSHAKE) {
         if (measuring) handshakes++;
         finish(c, 0);
@@ -283,6 +305,7 @@ static void start(struct conn *c) {
     c->inlen = c->outlen = c->outoff = 0;
     c->head = c->count = 0;
     c->state = CONNECTING;
+    c->pending = opt.mode != HANDSHAKE;
     if (connect(c->fd, (struct sockaddr *)&addr, sizeof addr) < 0 && errno != EINPROGRESS)
         die("connect");
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.ptr = c};
@@ -370,13 +393,19 @@ int main(int argc, char **argv) {
         SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
     }
     ep = epoll_create1(0);
-    struct conn *conns = calloc(opt.conns, sizeof *conns);
+    BUF = framelen * (opt.inflight + 1) + 4096;
+    if (BUF < 16384) BUF = 16384;
+    all = calloc(opt.conns, sizeof *all);
     for (int i = 0; i < opt.conns; i++) {
-        conns[i].in = malloc(BUF);
-        conns[i].out = malloc(BUF);
-        conns[i].sent = calloc(opt.inflight, sizeof(double));
-        conns[i].source = 1 + i % opt.sources;
-        start(&conns[i]);
+        all[i].in = malloc(BUF);
+        all[i].out = malloc(BUF);
+        all[i].sent = calloc(opt.inflight, sizeof(double));
+        all[i].source = 1 + i % opt.sources;
+    }
+    if (opt.mode == HANDSHAKE) {
+        for (started = 0; started < opt.conns; started++) start(&all[started]);
+    } else {
+        start_more();
     }
     struct epoll_event events[1024];
     double begin = now(), measureStart = 0, end = begin + opt.warmup + opt.duration;
@@ -388,8 +417,8 @@ int main(int argc, char **argv) {
             measureStart = now();
             cpuStart = cpu_seconds();
         }
-        if (opt.mode == IDLE && !announced && opened == opt.conns) {
-            printf("ready %lld\n", opened);
+        if (opt.mode == IDLE && !announced && opened + errors >= opt.conns) {
+            printf("ready %lld %lld\n", opened, errors);
             fflush(stdout);
             announced = 1;
         }
