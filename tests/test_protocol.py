@@ -127,10 +127,12 @@ class HandshakeTests(InMemory, TestCase):
 
     def test_goAwayTimesOut(self):
         f = factory(clock=self.clock)
-        _, transport = self.handshake(f)
+        protocol, transport = self.handshake(f)
         d = f.goAway(5)
         self.clock.advance(6)
         self.assertTrue(transport.disconnecting or not transport.connected)
+        self.lose(protocol)
+        self.successResultOf(d)
 
 
 class LogTests(InMemory, TestCase):

@@ -7,7 +7,6 @@ wss.socket describes, reporting READY=1 as Type=notify needs.
 import os
 import shlex
 import shutil
-import socket
 import subprocess
 
 from twisted.trial.unittest import TestCase
@@ -16,7 +15,8 @@ from tests.support.binaries import requireBinary
 from tests.support.clients import exchange
 from tests.support.pki import PKI
 from tests.support.proxies import render
-from tests.support.service import TWISTD, Service, environment, freePort
+from tests.support.service import (
+    TWISTD, Service, environment, freePort, notifySocket, temporaryDirectory)
 
 INSTALLED = "/opt/wss-service/.venv/bin/twistd"
 
@@ -37,8 +37,7 @@ def service():
 class UnitTests(TestCase):
     def test_systemdAcceptsThem(self):
         analyze = requireBinary("systemd-analyze")
-        directory = os.path.abspath(self.mktemp())
-        os.makedirs(directory)
+        directory = temporaryDirectory(self)
         for name, text in [("wss.service", service()),
                            ("wss.socket", render("systemd/wss.socket", {}))]:
             with open(os.path.join(directory, name), "w") as f:
@@ -65,11 +64,7 @@ class UnitTests(TestCase):
 
 class ExecStartTests(TestCase):
     def setUp(self):
-        self.notify = os.path.abspath(self.mktemp())
-        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.socket.bind(self.notify)
-        self.socket.settimeout(15)
-        self.addCleanup(self.socket.close)
+        self.notify, self.socket = notifySocket(self)
 
     def serve(self, execStart, port):
         """Run an ExecStart line on a socket as wss.socket hands it over."""
@@ -86,8 +81,7 @@ class ExecStartTests(TestCase):
 
     def test_direct(self):
         pki = PKI(self.mktemp())
-        credentials = os.path.abspath(self.mktemp())
-        os.makedirs(credentials)
+        credentials = temporaryDirectory(self)
         shutil.copy(pki.path("server.key"), os.path.join(credentials, "privkey.pem"))
         shutil.copy(pki.path("fullchain.pem"), os.path.join(credentials, "fullchain.pem"))
         line = next(l for l in service().splitlines() if l.startswith("#ExecStart="))

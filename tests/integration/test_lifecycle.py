@@ -9,7 +9,7 @@ import socket
 
 from twisted.trial.unittest import TestCase
 
-from tests.support.clients import connection, exchange
+from tests.support.clients import closeCodes, connection, exchange
 from tests.support.pki import PKI
 from tests.support.service import Service, freePort
 
@@ -33,12 +33,7 @@ class ShutdownTests(TestCase):
             client.send("tom")
             self.assertEqual(client.recv(timeout=10), "ok")
         status = service.stop(signum)
-        codes = set()
-        for client in clients:
-            with self.assertRaises(Exception):
-                client.recv(timeout=10)
-            codes.add(client.close_code)
-        self.assertEqual(codes, {1001})
+        self.assertEqual(closeCodes(clients), {1001})
         self.assertEqual(status, 0, service.log())
         self.assertIn(f"closing {CLIENTS} connection(s)", service.log())
 

@@ -13,7 +13,8 @@ from twisted.trial.unittest import TestCase
 from tests.support.binaries import requireBinary
 from tests.support.clients import exchange
 from tests.support.pki import PKI
-from tests.support.service import TWISTD, Service, environment, freePort, runTwistd
+from tests.support.service import (
+    TWISTD, Service, environment, freePort, notifySocket, runTwistd)
 
 
 def socketActivated(testCase, port, *arguments, env=None):
@@ -47,11 +48,7 @@ class SocketActivationTests(TestCase):
 
 class NotifyTests(TestCase):
     def setUp(self):
-        self.path = os.path.abspath(self.mktemp())
-        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.socket.bind(self.path)
-        self.socket.settimeout(10)
-        self.addCleanup(self.socket.close)
+        self.path, self.socket = notifySocket(self)
 
     def receive(self, wanted):
         """Read notifications until one holds C{wanted}; return them all."""

@@ -11,7 +11,7 @@ import time
 from twisted.trial.unittest import TestCase
 
 from tests.integration.test_lifecycle import servedCertificate
-from tests.support.clients import connection, exchange
+from tests.support.clients import closeCodes, connection, exchange
 from tests.support.pki import PKI
 from tests.support.service import Service, freePort
 
@@ -71,12 +71,7 @@ class WorkersTests(TestCase):
             client.recv(timeout=10)
         workers = self.workerPids()
         self.assertEqual(self.service.stop(signal.SIGTERM), 0, self.service.log())
-        codes = set()
-        for client in clients:
-            with self.assertRaises(Exception):
-                client.recv(timeout=10)
-            codes.add(client.close_code)
-        self.assertEqual(codes, {1001})
+        self.assertEqual(closeCodes(clients), {1001})
         for pid in workers:
             self.assertFalse(os.path.exists(f"/proc/{pid}"), f"worker {pid} outlived the master")
 

@@ -12,6 +12,7 @@ import urllib.request
 from websockets.sync.client import connect
 
 from tests.support.binaries import requireBinary
+from tests.support.service import stopProcess
 
 FLAGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -90,10 +91,4 @@ class Browser:
         return self.evaluate(SNIPPET % json.dumps(url))
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stopProcess(self.process)

@@ -18,3 +18,15 @@ def exchange(url, message="tom", **options):
     with connection(url, **options) as ws:
         ws.send(message)
         return ws.recv(timeout=10)
+
+
+def closeCodes(clients):
+    """Wait for each client to be closed by the server; the set of close codes."""
+    codes = set()
+    for client in clients:
+        try:
+            while True:
+                client.recv(timeout=10)
+        except Exception:
+            codes.add(client.close_code)
+    return codes

@@ -7,7 +7,7 @@ import os
 import subprocess
 
 from tests.support.binaries import requireBinary
-from tests.support.service import REPO, waitForPort
+from tests.support.service import REPO, stopProcess, temporaryDirectory, waitForPort
 
 CONTRIB = os.path.join(REPO, "contrib")
 FULLCHAIN = "/etc/letsencrypt/live/example.com/fullchain.pem"
@@ -51,19 +51,12 @@ class Proxy:
         return text
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stopProcess(self.process)
 
 
 def nginx(testCase, port, backendPort, pki):
     binary = requireBinary("nginx")
-    directory = os.path.abspath(testCase.mktemp())
-    os.makedirs(directory)
+    directory = temporaryDirectory(testCase)
     site = render("nginx/wss.conf", {
         "listen 443 ssl;": f"listen 127.0.0.1:{port} ssl;",
         "listen [::]:443 ssl;": "",
@@ -96,8 +89,7 @@ http {{
 
 def apache(testCase, port, backendPort, pki):
     binary = requireBinary("apache2")
-    directory = os.path.abspath(testCase.mktemp())
-    os.makedirs(directory)
+    directory = temporaryDirectory(testCase)
     site = render("apache/wss.conf", {
         "<VirtualHost *:443>": f"<VirtualHost 127.0.0.1:{port}>",
         FULLCHAIN: pki.path("fullchain.pem"),

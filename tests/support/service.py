@@ -36,6 +36,33 @@ def waitForPort(port, host="127.0.0.1", timeout=15.0, process=None):
     raise AssertionError(f"nothing listening on {host}:{port} after {timeout}s")
 
 
+def stopProcess(process, timeout=10):
+    """Terminate a process, and kill it if it does not end in time."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def temporaryDirectory(testCase):
+    directory = os.path.abspath(testCase.mktemp())
+    os.makedirs(directory)
+    return directory
+
+
+def notifySocket(testCase):
+    """A datagram socket to give the service as NOTIFY_SOCKET: C{(path, socket)}."""
+    path = os.path.abspath(testCase.mktemp())
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(path)
+    receiver.settimeout(15)
+    testCase.addCleanup(receiver.close)
+    return path, receiver
+
+
 def runTwistd(*arguments, timeout=30, env=None):
     """Run C{twistd -n --pidfile= wss ARGUMENTS} to its end (for bad input)."""
     return subprocess.run(
