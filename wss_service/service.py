@@ -48,6 +48,17 @@ class ListeningService(StreamServerEndpointService):
             _exit(f"cannot listen on {self.description}: {e}")
 
 
+_earlySighups = []
+
+
+def rememberSighup():
+    """
+    Until the service installs its own handlers, remember a SIGHUP (which
+    would otherwise end the process) and reload once they are installed.
+    """
+    signal.signal(signal.SIGHUP, lambda signum, frame: _earlySighups.append(signum))
+
+
 def _exit(message):
     # twistd has redirected sys.stderr into the log by now.
     sys.__stderr__.write(f"wss: {message}\n")
@@ -79,6 +90,9 @@ class SignalledService(MultiService):
             return lambda signum, frame: self.reactor.callFromThread(action)
 
         signal.signal(signal.SIGHUP, later(self.reload))
+        if _earlySighups:
+            _earlySighups.clear()
+            self.reactor.callFromThread(self.reload)
         # Twisted's own handlers make twistd re-raise the signal at exit.
         signal.signal(signal.SIGTERM, later(self._stop))
         signal.signal(signal.SIGINT, later(self._stop))

@@ -12,7 +12,7 @@ from wss_service.limits import IdleSweeper
 from wss_service.logs import jsonObserver
 from wss_service.metrics import Collector, metricsSite
 from wss_service.realip import LOOPBACK, parseNetworks
-from wss_service.service import ListeningService, WssService
+from wss_service.service import ListeningService, WssService, rememberSighup
 from wss_service.systemd import SystemdService
 from wss_service.tls import ServerTLS
 from wss_service.workers import MasterService, SharedSockets, Supervisor
@@ -197,6 +197,7 @@ def makeService(options, reactor=None):
 
     @raise SystemExit: with one readable line, for options that cannot work.
     """
+    rememberSighup()
     if reactor is None:
         from twisted.internet import reactor
     build = _buildMaster if options["workers"] > 1 else _buildService

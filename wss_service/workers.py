@@ -22,8 +22,10 @@ from wss_service.service import SignalledService, _exit
 
 log = Logger(namespace="wss")
 
-# Run twistd with LISTEN_PID set to its own pid, as systemd does.
+# Run twistd with LISTEN_PID set to its own pid, as systemd does; a SIGHUP
+# before the service can remember one is ignored (the files are read after).
 LAUNCH = (
+    "import signal; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
     "import os, sys; os.environ['LISTEN_PID'] = str(os.getpid()); "
     "sys.argv = ['twistd'] + sys.argv[1:]; "
     "from twisted.scripts.twistd import run; run()"

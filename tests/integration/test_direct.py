@@ -2,16 +2,19 @@
 The real service, started as C{twistd -n wss}, serving ws and wss directly.
 """
 
+import os
 import socket
 import ssl
 import subprocess
+import time
 
-from twisted.trial.unittest import TestCase
+from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.support.binaries import requireBinary
 from tests.support.clients import exchange
+from tests.support.handshake import clientFrame, request
 from tests.support.pki import PKI
-from tests.support.service import Service, freePort
+from tests.support.service import REPO, Service, freePort
 
 
 class DirectTests(TestCase):
@@ -89,3 +92,57 @@ class ChainTests(TestCase):
         Service(self, "--endpoint", pki.endpoint(port, certKey="leaf.pem", extra=chain),
                 port=port)
         self.assertEqual(exchange(f"wss://localhost:{port}/wss", ssl=pki.clientContext()), "ok")
+
+
+NODE_CLIENT = """
+const WebSocket = require("ws");
+const fs = require("fs");
+const ws = new WebSocket(process.argv[1], { ca: fs.readFileSync(process.argv[2]) });
+ws.on("open", () => ws.send("tom"));
+ws.on("message", (data) => { console.log(data.toString()); ws.close(); });
+ws.on("error", (e) => { console.error(e.message); process.exit(1); });
+"""
+
+
+class ClientTests(TestCase):
+    """Mainstream clients other than Python's and the browser's."""
+
+    def test_nodeWs(self):
+        node = requireBinary("node")
+        modules = os.path.join(REPO, "bench", "node_modules")
+        if not os.path.exists(os.path.join(modules, "ws")):
+            message = f"Node's ws is not installed: npm install --prefix {REPO}/bench ws@8"
+            if os.environ.get("CI", "").lower() == "true":
+                raise AssertionError(message)
+            raise SkipTest(message)
+        pki = PKI(self.mktemp())
+        port = freePort()
+        Service(self, "--endpoint", pki.endpoint(port), port=port)
+        result = subprocess.run(
+            [node, "-e", NODE_CLIENT, f"wss://localhost:{port}/wss", pki.path("ca.pem")],
+            capture_output=True, text=True, timeout=30, env=dict(os.environ, NODE_PATH=modules))
+        self.assertEqual((result.returncode, result.stdout.strip()), (0, "ok"), result.stderr)
+
+
+class ProxyProtocolTests(TestCase):
+    def test_haproxyEndpointFeedsClientAddress(self):
+        port = freePort()
+        Service(self, "--endpoint", f"haproxy:tcp:{port}:interface=127.0.0.1",
+                "--app", "tests.support.apps:AddressProtocol", port=port, wait=False)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+                break
+            except ConnectionRefusedError:
+                self.assertLess(time.monotonic(), deadline)
+                time.sleep(0.05)
+        with sock:
+            sock.sendall(f"PROXY TCP4 198.51.100.7 127.0.0.1 5555 {port}\r\n".encode()
+                         + request(X_Real_IP="6.6.6.6"))
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += sock.recv(4096)
+            self.assertTrue(head.startswith(b"HTTP/1.1 101 "), head)
+            sock.sendall(clientFrame(b"tom"))
+            self.assertEqual(sock.recv(4096), b"\x81\x0c198.51.100.7")

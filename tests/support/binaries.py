@@ -14,6 +14,7 @@ PACKAGES = {
     "systemd-socket-activate": "systemd",
     "cc": "gcc",
     "taskset": "util-linux",
+    "node": "nodejs",
 }
 
 
