@@ -22,6 +22,14 @@ TRAFFIC = (
     ("bytes_sent", "outgoingOctetsWireLevel", "Bytes sent on open connections."),
 )
 
+LABELLED = (
+    ("wss_handshakes_refused", "Opening handshakes refused, by HTTP status.", "status", "refused"),
+    ("wss_handshake_failures", "Connections lost before the WebSocket opened, by reason.",
+     "reason", "handshakeFailures"),
+    ("wss_limit_closes", "Connections closed by a limit, by limit.", "limit", "limitCloses"),
+    ("wss_closes", "WebSocket connections closed, by close code.", "code", "closes"),
+)
+
 
 class Metrics:
     """What happened to connections, counted as it happens."""
@@ -43,12 +51,6 @@ class Metrics:
             self.closedTraffic[name] += getattr(trafficStats, attribute)
 
 
-def _labelled(family, counts):
-    for value, count in sorted(counts.items()):
-        family.add_metric([str(value)], count)
-    return family
-
-
 class Collector:
     """Reads a service's L{Metrics}, connections and certificates at scrape time."""
 
@@ -62,18 +64,11 @@ class Collector:
                                 value=len(connections))
         yield CounterMetricFamily("wss_connections_accepted", "WebSocket connections opened.",
                                   value=m.accepted)
-        yield _labelled(CounterMetricFamily(
-            "wss_handshakes_refused", "Opening handshakes refused, by HTTP status.",
-            labels=["status"]), m.refused)
-        yield _labelled(CounterMetricFamily(
-            "wss_handshake_failures", "Connections lost before the WebSocket opened, by reason.",
-            labels=["reason"]), m.handshakeFailures)
-        yield _labelled(CounterMetricFamily(
-            "wss_limit_closes", "Connections closed by a limit, by limit.",
-            labels=["limit"]), m.limitCloses)
-        yield _labelled(CounterMetricFamily(
-            "wss_closes", "WebSocket connections closed, by close code.",
-            labels=["code"]), m.closes)
+        for name, help, label, attribute in LABELLED:
+            family = CounterMetricFamily(name, help, labels=[label])
+            for value, count in sorted(getattr(m, attribute).items()):
+                family.add_metric([str(value)], count)
+            yield family
         for name, attribute, help in TRAFFIC:
             live = sum(getattr(p.trafficStats, attribute) for p in connections
                        if p.trafficStats is not None)
