@@ -14,16 +14,34 @@ from tests.support.binaries import requireBinary
 from tests.support.clients import exchange
 from tests.support.handshake import clientFrame, request
 from tests.support.pki import PKI
-from tests.support.service import REPO, Service, freePort
+from tests.support.service import REPO, Service, environment, freePort
+
+
+PERMISSIVE_OPENSSL_CONF = """
+openssl_conf = default_conf
+[default_conf]
+ssl_conf = ssl_section
+[ssl_section]
+system_default = system_default_section
+[system_default_section]
+MinProtocol = TLSv1
+CipherString = ALL@SECLEVEL=0
+"""
 
 
 class DirectTests(TestCase):
     def setUp(self):
         self.pki = PKI(self.mktemp())
         self.port, self.tlsPort = freePort(), freePort()
+        # Under a permissive system OpenSSL configuration (Debian's sets TLS
+        # 1.2 as the minimum), so that only the service's own policy is tested.
+        permissive = os.path.abspath(self.mktemp())
+        with open(permissive, "w") as f:
+            f.write(PERMISSIVE_OPENSSL_CONF)
         self.service = Service(
             self, "--endpoint", f"tcp:{self.port}:interface=127.0.0.1",
             "--endpoint", self.pki.endpoint(self.tlsPort), port=self.tlsPort,
+            env=environment(OPENSSL_CONF=permissive),
         )
 
     def wss(self, host="localhost", **options):
