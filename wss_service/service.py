@@ -6,7 +6,8 @@ import signal
 import sys
 
 from twisted.application.internet import StreamServerEndpointService
-from twisted.application.service import MultiService
+from twisted.application.service import MultiService, Service
+from twisted.internet import defer
 from twisted.internet.error import CannotListenError
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
@@ -113,9 +114,11 @@ class WssService(SignalledService):
     C{shutdownTimeout} seconds for them, and the process exits 0.
 
     @ivar tls: the L{wss_service.tls.ServerTLS} of every TLS endpoint.
+    @ivar stopLast: children that stop only once the connections are gone.
     """
 
     tls = ()
+    stopLast = ()
 
     def __init__(self, factory, shutdownTimeout, watchInterval=0, reactor=None):
         super().__init__(reactor or factory.reactor)
@@ -141,13 +144,22 @@ class WssService(SignalledService):
             tls.reloadIfChanged()
 
     def stopService(self):
+        """
+        Stop listening (all but C{stopLast}), close every connection, and
+        then stop C{stopLast} (the metrics listener, so that C{/healthz}
+        answers 503 while the connections drain).
+        """
         if self._watch.running:
             self._watch.stop()
-        d = super().stopService()
+        Service.stopService(self)
+        first = [c for c in reversed(list(self)) if c not in self.stopLast]
+        d = defer.gatherResults([defer.maybeDeferred(c.stopService) for c in first])
         log.info(
             "stopping: closing {count} connection(s), waiting up to {timeout}s",
             count=len(self.factory.connections),
             timeout=self.shutdownTimeout,
         )
         d.addCallback(lambda _: self.factory.goAway(self.shutdownTimeout))
+        d.addCallback(lambda _: defer.gatherResults(
+            [defer.maybeDeferred(c.stopService) for c in self.stopLast]))
         return d

@@ -147,6 +147,7 @@ def _buildService(options, reactor):
     if options["metrics-endpoint"]:
         site = metricsSite(Collector(service), service)
         listeners.append(listener(options["metrics-endpoint"], site))
+        service.stopLast = listeners[-1:]
     service.tls = list(tlsByFiles.values())
     for child in listeners:
         child.setServiceParent(service)

@@ -4,6 +4,7 @@ logs, and the limits that keep one client from hurting the others.
 """
 
 import json
+import signal
 import socket
 import time
 import urllib.request
@@ -55,6 +56,22 @@ class MetricsTests(TestCase):
         self.assertEqual(len(expiry), 1)
         self.assertEqual(float(lines[expiry[0]]), pki.leaf.not_valid_after_utc.timestamp())
         self.assertEqual(get(f"http://127.0.0.1:{metricsPort}/healthz"), (200, "ok\n"))
+
+
+    def test_healthStopsBeforeConnectionsAreGone(self):
+        port, metricsPort = freePort(), freePort()
+        service = Service(self, "--endpoint", f"tcp:{port}:interface=127.0.0.1",
+                          "--metrics-endpoint", f"tcp:{metricsPort}:interface=127.0.0.1",
+                          "--shutdown-timeout", "5", port=port)
+        # Open, then never answers the close frame: the drain waits for it.
+        stubborn = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.addCleanup(stubborn.close)
+        stubborn.sendall(request())
+        self.assertTrue(stubborn.recv(4096).startswith(b"HTTP/1.1 101 "))
+        service.process.send_signal(signal.SIGTERM)
+        service.waitForLog("closing 1 connection(s)")
+        self.assertEqual(get(f"http://127.0.0.1:{metricsPort}/healthz"), (503, "stopping\n"))
+        self.assertEqual(service.process.wait(30), 0)
 
 
 class JSONLogTests(TestCase):
