@@ -39,14 +39,8 @@ class ListeningService(StreamServerEndpointService):
     def privilegedStartService(self):
         try:
             super().privilegedStartService()
-        except CannotListenError as e:
-            reason = e.socketError.strerror if e.socketError else e
-            _exit(
-                f"cannot listen on {self.description}: {reason}; stop whatever "
-                f"holds that address or choose another --endpoint"
-            )
         except Exception as e:
-            _exit(f"cannot listen on {self.description}: {e}")
+            cannotListen(self.description, e)
 
 
 _earlySighups = []
@@ -60,7 +54,17 @@ def rememberSighup():
     signal.signal(signal.SIGHUP, lambda signum, frame: _earlySighups.append(signum))
 
 
-def _exit(message):
+def cannotListen(description, error):
+    """
+    End the process with one line on standard error, for a listening
+    endpoint that failed with C{error}.
+    """
+    if isinstance(error, CannotListenError):
+        reason = error.socketError.strerror if error.socketError else error
+        message = (f"cannot listen on {description}: {reason}; stop whatever holds "
+                   f"that address or choose another --endpoint")
+    else:
+        message = f"cannot listen on {description}: {error}"
     # twistd has redirected sys.stderr into the log by now.
     sys.__stderr__.write(f"wss: {message}\n")
     sys.__stderr__.flush()

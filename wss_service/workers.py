@@ -18,7 +18,7 @@ from twisted.internet.protocol import Factory, Protocol, ProcessProtocol
 from twisted.logger import Logger
 
 from wss_service.endpoints import inheritedDescription
-from wss_service.service import SignalledService, _exit
+from wss_service.service import SignalledService, cannotListen
 
 log = Logger(namespace="wss")
 
@@ -54,7 +54,7 @@ class SharedSockets(Service):
             d = endpoint.listen(Factory.forProtocol(Protocol))
             d.addCallbacks(self.ports.append, failures.append)
             if failures:
-                _exit(f"cannot listen on {description}: {failures[0].getErrorMessage()}")
+                cannotListen(description, failures[0].value)
             self.ports[-1].stopReading()
 
     def workerArguments(self):

@@ -50,8 +50,10 @@ class BadInputTests(TestCase):
             taken.bind(("127.0.0.1", 0))
             taken.listen()
             port = taken.getsockname()[1]
-            self.assertFailsWith("Address already in use",
-                                 "--endpoint", f"tcp:{port}:interface=127.0.0.1")
+            for workers in ("1", "2"):
+                self.assertFailsWith("Address already in use; stop whatever holds that address",
+                                     "--workers", workers,
+                                     "--endpoint", f"tcp:{port}:interface=127.0.0.1")
 
     def test_badApp(self):
         self.assertFailsWith("cannot import", "--app", "no_such_module:App")

@@ -14,7 +14,7 @@ from twisted.trial.unittest import TestCase
 from tests.support.binaries import requireBinary
 from tests.support.clients import exchange
 from tests.support.pki import PKI
-from tests.support.proxies import render
+from tests.support.contrib import render
 from tests.support.service import (
     TWISTD, Service, environment, freePort, notifySocket, temporaryDirectory)
 

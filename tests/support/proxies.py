@@ -7,24 +7,13 @@ import os
 import subprocess
 
 from tests.support.binaries import requireBinary
-from tests.support.service import REPO, stopProcess, temporaryDirectory, waitForPort
+from tests.support.contrib import render
+from tests.support.service import stopProcess, temporaryDirectory, waitForPort
 
-CONTRIB = os.path.join(REPO, "contrib")
 FULLCHAIN = "/etc/letsencrypt/live/example.com/fullchain.pem"
 PRIVKEY = "/etc/letsencrypt/live/example.com/privkey.pem"
 BACKEND = "127.0.0.1:8282"
 MODULES = "/usr/lib/apache2/modules"
-
-
-def render(name, replacements):
-    """The contrib file with each replacement made; each must apply."""
-    with open(os.path.join(CONTRIB, name)) as f:
-        text = f.read()
-    for old, new in replacements.items():
-        if old not in text:
-            raise AssertionError(f"{name} no longer contains {old!r}")
-        text = text.replace(old, new)
-    return text
 
 
 class Proxy:
