@@ -1,10 +1,12 @@
 """Run the real service, C{twistd -n wss ...}, in a subprocess."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -54,8 +56,15 @@ def temporaryDirectory(testCase):
 
 
 def notifySocket(testCase):
-    """A datagram socket to give the service as NOTIFY_SOCKET: C{(path, socket)}."""
-    path = os.path.abspath(testCase.mktemp())
+    """
+    A datagram socket to give the service as NOTIFY_SOCKET: C{(path, socket)}.
+
+    It lives in a short directory of its own: trial's temporary paths can
+    exceed the 108 bytes an C{AF_UNIX} address may hold.
+    """
+    directory = tempfile.mkdtemp(prefix="wss-notify-")
+    testCase.addCleanup(shutil.rmtree, directory, True)
+    path = os.path.join(directory, "notify")
     receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     receiver.bind(path)
     receiver.settimeout(15)
