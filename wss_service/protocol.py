@@ -11,6 +11,7 @@ from autobahn.websocket.types import ConnectionDeny
 from OpenSSL import SSL
 from twisted.logger import Logger
 
+from wss_service.frames import ShortRoad, takesShortRoad
 from wss_service.limits import SendGuard
 from wss_service.realip import clientAddress
 
@@ -145,5 +146,10 @@ class ServiceProtocol:
 
 
 def serviceProtocol(app):
-    """The class the factory builds: L{ServiceProtocol} in front of C{app}."""
-    return type(app.__name__, (ServiceProtocol, app), {})
+    """
+    The class the factory builds: L{ServiceProtocol} in front of C{app},
+    with the short road for frames if C{app} leaves Autobahn's frame and
+    message steps alone.
+    """
+    bases = (ServiceProtocol, ShortRoad, app) if takesShortRoad(app) else (ServiceProtocol, app)
+    return type(app.__name__, bases, {})

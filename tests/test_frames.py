@@ -1,0 +1,126 @@
+"""
+The short road for frames gives the same result as Autobahn's own road:
+the same messages, the same bytes back, the same close, the same counters,
+however the frames are cut into reads.
+"""
+
+import struct
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+from twisted.trial.unittest import TestCase
+
+from tests.support.handshake import InMemory
+from tests.test_protocol import factory
+from wss_service.apps import EchoProtocol
+from wss_service.frames import ShortRoad, takesShortRoad, unmask
+
+EXAMPLES = settings(max_examples=300, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+COUNTERS = ("incomingWebSocketMessages", "incomingWebSocketFrames",
+            "incomingOctetsWireLevel", "outgoingWebSocketMessages",
+            "outgoingWebSocketFrames", "outgoingOctetsWireLevel")
+
+
+class Recorder(EchoProtocol):
+    def onOpen(self):
+        self.received = []
+
+    def onMessage(self, payload, isBinary):
+        self.received.append((payload, isBinary))
+        super().onMessage(payload, isBinary)
+
+
+class AutobahnRoad(Recorder):
+    """Overrides a step the short road skips, so it keeps Autobahn's road."""
+
+    def onMessageFrameData(self, payload):
+        super().onMessageFrameData(payload)
+
+
+def frame(first, payload, key, masked=True, length=None):
+    """A frame with any first byte, mask and length field, valid or not."""
+    length = len(payload) if length is None else length
+    second = 0x80 if masked else 0
+    if length < 126:
+        header = bytes((first, second | length))
+    elif length < 65536:
+        header = struct.pack("!BBH", first, second | 126, length)
+    else:
+        header = struct.pack("!BBQ", first, second | 127, length)
+    if not masked:
+        return header + payload
+    return header + key + unmask(key, payload)
+
+
+keys = st.binary(min_size=4, max_size=4)
+payloads = st.one_of(st.binary(max_size=140), st.text(max_size=60).map(str.encode),
+                     st.binary(min_size=120, max_size=300))
+whole = st.builds(frame, st.sampled_from([0x81, 0x82]), payloads, keys)
+odd = st.one_of(
+    st.builds(frame, st.sampled_from([0x01, 0x02, 0x00, 0x80]), payloads, keys),
+    st.builds(frame, st.sampled_from([0x89, 0x8A]), st.binary(max_size=20), keys),
+    st.builds(frame, st.just(0x88), st.just(struct.pack("!H", 1000)), keys),
+    st.builds(frame, st.sampled_from([0xC1, 0x83, 0x8B, 0x09]), payloads, keys),
+    st.builds(frame, st.sampled_from([0x81, 0x82]), payloads, keys, masked=st.just(False)),
+    st.builds(frame, st.sampled_from([0x81, 0x82]), st.binary(max_size=10), keys,
+              length=st.just(126)),
+    st.binary(min_size=1, max_size=8),
+)
+streams = st.lists(st.one_of(whole, whole, whole, odd), min_size=1, max_size=12)
+
+
+def cut(data, points):
+    """C{data} in pieces at C{points}."""
+    edges = sorted({p % (len(data) + 1) for p in points} | {0, len(data)})
+    return [data[a:b] for a, b in zip(edges, edges[1:])]
+
+
+class ShortRoadTests(InMemory, TestCase):
+    def exchange(self, app, chunks, **limits):
+        protocol, transport = self.handshake(factory(app, clock=self.clock, **limits))
+        transport.clear()
+        for chunk in chunks:
+            protocol.dataReceived(chunk)
+        stats = protocol.trafficStats
+        return (protocol.received, transport.value(), transport.disconnecting,
+                protocol.state, [getattr(stats, name) for name in COUNTERS])
+
+    def test_roads(self):
+        self.assertIn(ShortRoad, factory(Recorder).protocol.__mro__)
+        self.assertNotIn(ShortRoad, factory(AutobahnRoad).protocol.__mro__)
+        self.assertTrue(takesShortRoad(EchoProtocol))
+
+    @EXAMPLES
+    @given(streams, st.lists(st.integers(min_value=0), max_size=6),
+           st.sampled_from([{}, {"maxMessageSize": 100}, {"maxFrameSize": 50}]))
+    def test_sameAsAutobahn(self, frames, points, limits):
+        chunks = cut(b"".join(frames), points)
+        short = self.exchange(Recorder, chunks, **limits)
+        self.assertEqual(short, self.exchange(AutobahnRoad, chunks, **limits))
+
+    def test_largeFrames(self):
+        key = b"\x01\x02\x03\x04"
+        for size in (125, 126, 4096, 65535, 65536):
+            data = frame(0x82, bytes(range(256)) * (size // 256) + b"x" * (size % 256), key)
+            short = self.exchange(Recorder, [data], maxMessageSize=0, maxFrameSize=0)
+            self.assertEqual(short, self.exchange(AutobahnRoad, [data],
+                                             maxMessageSize=0, maxFrameSize=0), size)
+            self.assertEqual(len(short[0][0][0]), size)
+
+    def test_listenersStillHear(self):
+        heard = []
+
+        class Listened(Recorder):
+            def onOpen(self):
+                super().onOpen()
+                self.on("message", lambda payload, is_binary: heard.append(payload))
+
+        self.exchange(Listened, [frame(0x81, b"tom", b"abcd")])
+        self.assertEqual(heard, [b"tom"])
+
+    def test_compressionTakesAutobahnRoad(self):
+        protocol, transport = self.handshake(
+            factory(Recorder, clock=self.clock, compression=True),
+            Sec_WebSocket_Extensions="permessage-deflate")
+        self.assertIn(b"permessage-deflate", transport.value())
+        self.assertEqual((protocol._inLimit, protocol._outLimit), (0, 0))

@@ -1,0 +1,186 @@
+"""
+A short road for the frames most services carry: whole, unfragmented,
+uncompressed text or binary frames of up to 64 KiB, in and out.
+
+Everything else (control frames, fragments, compression, a limit crossed,
+invalid UTF-8, a frame not yet complete enough to judge) goes on Autobahn's
+own road, which stays the reference for every verdict. The short road
+skips Autobahn's per-frame and per-message hooks, so an app that overrides
+one of them (see L{HOOKS}) keeps Autobahn's road throughout.
+"""
+
+import struct
+
+from autobahn.twisted.websocket import WebSocketServerProtocol
+from autobahn.websocket import USES_NVX
+from autobahn.websocket.protocol import WebSocketProtocol
+from autobahn.websocket.xormasker import create_xor_masker
+
+OPEN = WebSocketProtocol.STATE_OPEN
+CLOSED = WebSocketProtocol.STATE_CLOSED
+SHORT_MAX = 0xFFFF
+TEXT, BINARY = 0x81, 0x82
+MASKED = 0x80
+NATIVE_FROM = 1024 if USES_NVX else SHORT_MAX
+
+HOOKS = (
+    "dataReceived", "_dataReceived", "processData", "onFrameBegin", "onFrameData", "onFrameEnd",
+    "_onMessageBegin", "_onMessageFrameBegin", "_onMessageFrameData",
+    "_onMessageFrameEnd", "_onMessageFrame", "_onMessageEnd", "_onMessage",
+    "onMessageBegin", "onMessageFrameBegin", "onMessageFrameData",
+    "onMessageFrameEnd", "onMessageFrame", "onMessageEnd",
+    "sendMessage", "sendFrame", "sendData",
+)
+
+
+def takesShortRoad(app):
+    """Whether C{app} leaves every step the short road skips to Autobahn."""
+    return all(getattr(app, name) is getattr(WebSocketServerProtocol, name)
+               for name in HOOKS)
+
+
+def unmask(key, masked):
+    """
+    XOR C{masked} with the repeated 4-byte C{key}: as whole integers, which
+    beats a call into Autobahn's native masker below about 1 KiB.
+    """
+    n = len(masked)
+    if n > NATIVE_FROM:
+        return create_xor_masker(key, n).process(masked)
+    keystream = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(masked, "little")
+            ^ int.from_bytes(keystream, "little")).to_bytes(n, "little")
+
+
+def _positive(*limits):
+    return min(limit for limit in limits if limit > 0)
+
+
+class ShortRoad:
+    """
+    Mixed in before the app's class. C{_inLimit} and C{_outLimit} are the
+    largest payloads that may take the short road, fixed once the
+    connection opens from what Autobahn would check; 0 keeps it closed.
+    """
+
+    _inLimit = 0
+    _outLimit = 0
+
+    def _onOpen(self):
+        if not (self._perMessageCompress or self.logFrames or self.logOctets
+                or self.trackedTimings):
+            if self.applyMask:
+                self._inLimit = _positive(SHORT_MAX, self.maxMessagePayloadSize,
+                                          self.maxFramePayloadSize)
+            if not self.maskServerFrames:
+                self._outLimit = _positive(SHORT_MAX, self.maxMessagePayloadSize,
+                                           self.autoFragmentSize)
+        super()._onOpen()
+
+    def dataReceived(self, data):
+        # Autobahn's own formats the arguments of a debug line, even with
+        # debug logging off, on every read.
+        self._dataReceived(data)
+
+    def processData(self):
+        if (self._inLimit and self.current_frame is None and not self.inside_message
+                and self.state == OPEN and self._takeShortFrames()):
+            return False
+        return super().processData()
+
+    def _takeShortFrames(self):
+        """
+        Deliver the whole short frames at the head of C{self.data}.
+
+        @return: whether Autobahn has nothing to do until more data comes:
+            the buffer is empty, ends in part of a short frame, or the
+            connection closed.
+        """
+        data = self.data
+        size = len(data)
+        position = 0
+        waiting = True
+        while position < size:
+            waiting, start, length = self._shortFrameAt(data, position, size)
+            if start is None:
+                break
+            end = start + length
+            payload = unmask(data[start - 4:start], data[start:end])
+            opcode = data[position]
+            if opcode == TEXT and self.utf8validateIncoming and not _isUtf8(payload):
+                waiting = False
+                break
+            position = end
+            self._deliver(payload, opcode == BINARY)
+            if self.state != OPEN:
+                waiting = self.state == CLOSED
+                break
+        self.data = data[position:]
+        return waiting
+
+    def _shortFrameAt(self, data, position, size):
+        """
+        C{(waiting, start, length)}: C{start} of the payload, or L{None}
+        with C{waiting} telling whether the frame may still turn out short.
+        """
+        if size - position < 2:
+            return True, None, 0
+        first, second = data[position], data[position + 1]
+        if (first != TEXT and first != BINARY) or not second & MASKED:
+            return False, None, 0
+        length = second & 0x7F
+        if length < 126:
+            start = position + 6
+        elif length == 126:
+            start = position + 8
+            if size < start:
+                return True, None, 0
+            length = struct.unpack_from("!H", data, position + 2)[0]
+            if length < 126:
+                return False, None, 0
+        else:
+            return False, None, 0
+        if length > self._inLimit or self._listeners:
+            return False, None, 0
+        if size < start + length:
+            # Autobahn checks the UTF-8 of text as it comes, failing fast.
+            return first == BINARY, None, 0
+        return True, start, length
+
+    def _deliver(self, payload, isBinary):
+        length = len(payload)
+        stats = self.trafficStats
+        stats.incomingOctetsWebSocketLevel += length
+        stats.incomingOctetsAppLevel += length
+        stats.incomingWebSocketFrames += 1
+        stats.incomingWebSocketMessages += 1
+        if self.autoPingTimeoutCall and self.autoPingRestartOnAnyTraffic:
+            self._cancelAutoPingTimeoutCall()
+        self.onMessage(payload, isBinary)
+
+    def sendMessage(self, payload, isBinary=False, fragmentSize=None, sync=False,
+                    doNotCompress=False):
+        length = len(payload)
+        if (length > self._outLimit or fragmentSize is not None or sync
+                or type(payload) is not bytes or self.state != OPEN or self.send_queue):
+            return super().sendMessage(payload, isBinary, fragmentSize, sync, doNotCompress)
+        first = BINARY if isBinary else TEXT
+        if length < 126:
+            frame = bytes((first, length)) + payload
+        else:
+            frame = struct.pack("!BBH", first, 126, length) + payload
+        stats = self.trafficStats
+        stats.outgoingWebSocketMessages += 1
+        stats.outgoingWebSocketFrames += 1
+        stats.outgoingOctetsAppLevel += length
+        stats.outgoingOctetsWebSocketLevel += length
+        stats.outgoingOctetsWireLevel += len(frame)
+        self.transport.write(frame)
+
+
+def _isUtf8(payload):
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
