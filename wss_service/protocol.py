@@ -9,11 +9,13 @@ from urllib.parse import urlsplit
 from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny
 from OpenSSL import SSL
+from twisted.internet.interfaces import ISSLTransport
 from twisted.logger import Logger
 
 from wss_service.frames import ShortRoad, takesShortRoad
 from wss_service.limits import SendGuard
 from wss_service.realip import clientAddress
+from wss_service.tls import releaseHandshakeBuffers
 
 GOING_AWAY = 1001
 
@@ -92,6 +94,9 @@ class ServiceProtocol:
     def _onOpen(self):
         factory = self.factory
         self._openedAt = factory.reactor.seconds()
+        if ISSLTransport.providedBy(self.transport):
+            # Once the 101 response has left the TLS buffers.
+            factory.reactor.callLater(0, releaseHandshakeBuffers, self.transport.getHandle())
         factory.metrics.opened()
         if factory.sendTimeout:
             guard = SendGuard(self, factory.sendTimeout, factory.reactor)
