@@ -11,6 +11,7 @@ from wss_service import tap
 from wss_service.apps import EchoProtocol, OkProtocol
 from wss_service.endpoints import TLSServerEndpoint
 from wss_service.service import WssService
+from wss_service.tlsbuffers import BufferReleaser
 
 
 def options(*argv):
@@ -66,7 +67,9 @@ class MakeServiceTests(TestCase):
         self.assertIsInstance(service, WssService)
         children = [c for c in service if isinstance(c, StreamServerEndpointService)]
         self.assertEqual(len(children), 4)
-        self.assertEqual(len(list(service)), 5, "the listeners and systemd's notifier")
+        self.assertEqual(len(list(service)), 6,
+                         "the listeners, the TLS buffer releaser and systemd's notifier")
+        self.assertEqual(len([c for c in service if isinstance(c, BufferReleaser)]), 1)
         for child in children:
             self.assertIsInstance(child, StreamServerEndpointService)
             self.assertIs(child.factory, service.factory)
@@ -77,7 +80,10 @@ class MakeServiceTests(TestCase):
         self.assertTrue(issubclass(service.factory.protocol, EchoProtocol))
 
     def test_defaultApp(self):
-        self.assertTrue(issubclass(self.make().factory.protocol, OkProtocol))
+        service = self.make()
+        self.assertTrue(issubclass(service.factory.protocol, OkProtocol))
+        self.assertFalse([c for c in service if isinstance(c, BufferReleaser)],
+                         "no TLS, nothing to release")
 
     def test_settingsReachFactory(self):
         f = self.make("--max-message-size", "77", "--max-frame-size", "66",

@@ -6,7 +6,7 @@ from twisted.trial.unittest import TestCase
 from tests.support.pki import PKI
 from wss_service.endpoints import listeningEndpoint
 from wss_service.errors import ConfigurationError
-from wss_service.tls import KeyPair, ServerTLS, releaseHandshakeBuffers
+from wss_service.tls import KeyPair, ServerTLS
 
 
 class KeyPairTests(TestCase):
@@ -70,54 +70,6 @@ class PolicyTests(TestCase):
         self.assertFalse(tls.reload())
         self.assertIs(tls._context, before)
         self.flushLoggedErrors()
-
-
-def exchange(server, client):
-    """Move bytes between two memory-BIO connections until both are quiet."""
-    moving = True
-    while moving:
-        moving = False
-        for side in (server, client):
-            try:
-                side.do_handshake()
-            except SSL.WantReadError:
-                pass
-        for source, sink in ((server, client), (client, server)):
-            try:
-                sink.bio_write(source.bio_read(65536))
-                moving = True
-            except SSL.WantReadError:
-                pass
-
-
-class HandshakeBufferTests(TestCase):
-    def setUp(self):
-        pki = PKI(self.mktemp())
-        tls = ServerTLS(KeyPair(pki.path("server.key"), pki.path("fullchain.pem")))
-        self.server = tls.serverConnectionForTLS(None)
-        self.server.set_accept_state()
-        self.client = SSL.Connection(SSL.Context(SSL.TLS_CLIENT_METHOD), None)
-        self.client.set_connect_state()
-        exchange(self.server, self.client)
-
-    def test_releasedAndStillWorking(self):
-        before = (self.server._into_ssl, self.server._from_ssl)
-        self.assertTrue(releaseHandshakeBuffers(self.server))
-        self.assertNotIn(self.server._into_ssl, before)
-        self.client.send(b"tom")
-        exchange(self.server, self.client)
-        self.assertEqual(self.server.recv(100), b"tom")
-        self.server.send(b"ok")
-        exchange(self.server, self.client)
-        self.assertEqual(self.client.recv(100), b"ok")
-
-    def test_keptWhileBytesWait(self):
-        self.client.send(b"tom")
-        self.server.bio_write(self.client.bio_read(65536))
-        self.assertFalse(releaseHandshakeBuffers(self.server))
-        self.assertEqual(self.server.recv(100), b"tom")
-        self.server.send(b"ok")
-        self.assertFalse(releaseHandshakeBuffers(self.server))
 
 
 class EndpointTests(TestCase):

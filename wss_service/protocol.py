@@ -15,7 +15,7 @@ from twisted.logger import Logger
 from wss_service.frames import ShortRoad, takesShortRoad
 from wss_service.limits import SendGuard
 from wss_service.realip import clientAddress
-from wss_service.tls import releaseHandshakeBuffers
+from wss_service.tlsbuffers import releaseBuffers
 
 GOING_AWAY = 1001
 
@@ -96,7 +96,7 @@ class ServiceProtocol:
         self._openedAt = factory.reactor.seconds()
         if ISSLTransport.providedBy(self.transport):
             # Once the 101 response has left the TLS buffers.
-            factory.reactor.callLater(0, releaseHandshakeBuffers, self.transport.getHandle())
+            factory.reactor.callLater(0, releaseBuffers, self.transport.getHandle())
         factory.metrics.opened()
         if factory.sendTimeout:
             guard = SendGuard(self, factory.sendTimeout, factory.reactor)

@@ -9,6 +9,7 @@ from wss_service.endpoints import listeningEndpoint
 from wss_service.errors import ConfigurationError
 from wss_service.factory import MiB, ServiceFactory, Settings
 from wss_service.limits import IdleSweeper
+from wss_service.tlsbuffers import SWEEP_SECONDS, BufferReleaser
 from wss_service.logs import jsonObserver
 from wss_service.metrics import Collector, metricsSite
 from wss_service.realip import LOOPBACK, parseNetworks
@@ -153,6 +154,8 @@ def _buildService(options, reactor):
         child.setServiceParent(service)
     if options["idle-timeout"]:
         IdleSweeper(factory, options["idle-timeout"], reactor).setServiceParent(service)
+    if service.tls:
+        BufferReleaser(factory, SWEEP_SECONDS, reactor).setServiceParent(service)
     SystemdService(listeners, reactor).setServiceParent(service)
     return service
 

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from OpenSSL import SSL
-from OpenSSL._util import ffi as _ffi, lib as _lib
+from OpenSSL._util import lib as _lib
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -108,29 +108,6 @@ def makeContext(key, certificates):
     for certificate in certificates[1:]:
         context.add_extra_chain_cert(certificate)
     return context
-
-
-def releaseHandshakeBuffers(connection):
-    """
-    Give a TLS connection whose handshake is done fresh memory BIOs: a
-    memory BIO keeps the largest buffer it ever held, which after the
-    handshake is about 3.5 KiB per connection. Only empty BIOs are swapped.
-
-    @param connection: a pyOpenSSL C{Connection} on memory BIOs.
-    @return: whether they were swapped.
-    """
-    old = (connection._into_ssl, connection._from_ssl)
-    if any(_lib.BIO_get_mem_data(bio, _ffi.NULL) for bio in old):
-        return False
-    into, out = _lib.BIO_new(_lib.BIO_s_mem()), _lib.BIO_new(_lib.BIO_s_mem())
-    if _ffi.NULL in (into, out):
-        for bio in (into, out):
-            if bio != _ffi.NULL:
-                _lib.BIO_free(bio)
-        return False
-    _lib.SSL_set_bio(connection._ssl, into, out)
-    connection._into_ssl, connection._from_ssl = into, out
-    return True
 
 
 def warnIfExpired(path, leaf, now=None):
