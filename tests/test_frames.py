@@ -124,3 +124,21 @@ class ShortRoadTests(InMemory, TestCase):
             Sec_WebSocket_Extensions="permessage-deflate")
         self.assertIn(b"permessage-deflate", transport.value())
         self.assertEqual((protocol._inLimit, protocol._outLimit), (0, 0))
+
+    def test_appRaisingConsumesItsFrame(self):
+        class Raising(Recorder):
+            def onMessage(self, payload, isBinary):
+                if payload == b"boom":
+                    raise ValueError(payload)
+                super().onMessage(payload, isBinary)
+
+        class RaisingOnAutobahnRoad(Raising, AutobahnRoad):
+            pass
+
+        tom = frame(0x81, b"tom", b"abcd")
+        left = []
+        for app in (Raising, RaisingOnAutobahnRoad):
+            protocol, _ = self.handshake(factory(app, clock=self.clock))
+            self.assertRaises(ValueError, protocol.dataReceived, frame(0x81, b"boom", b"abcd") + tom)
+            left.append(protocol.data)
+        self.assertEqual(left, [tom, tom])

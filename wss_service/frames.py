@@ -100,22 +100,25 @@ class ShortRoad:
         size = len(data)
         position = 0
         waiting = True
-        while position < size:
-            waiting, start, length = self._shortFrameAt(data, position, size)
-            if start is None:
-                break
-            end = start + length
-            payload = unmask(data[start - 4:start], data[start:end])
-            opcode = data[position]
-            if opcode == TEXT and self.utf8validateIncoming and not _isUtf8(payload):
-                waiting = False
-                break
-            position = end
-            self._deliver(payload, opcode == BINARY)
-            if self.state != OPEN:
-                waiting = self.state == CLOSED
-                break
-        self.data = data[position:]
+        try:
+            while position < size:
+                waiting, start, length = self._shortFrameAt(data, position, size)
+                if start is None:
+                    break
+                end = start + length
+                payload = unmask(data[start - 4:start], data[start:end])
+                opcode = data[position]
+                if opcode == TEXT and self.utf8validateIncoming and not _isUtf8(payload):
+                    waiting = False
+                    break
+                position = end
+                self._deliver(payload, opcode == BINARY)
+                if self.state != OPEN:
+                    waiting = self.state == CLOSED
+                    break
+        finally:
+            # Even if the app raised: what it was given is consumed.
+            self.data = data[position:]
         return waiting
 
     def _shortFrameAt(self, data, position, size):
@@ -160,10 +163,10 @@ class ShortRoad:
 
     def sendMessage(self, payload, isBinary=False, fragmentSize=None, sync=False,
                     doNotCompress=False):
-        length = len(payload)
-        if (length > self._outLimit or fragmentSize is not None or sync
-                or type(payload) is not bytes or self.state != OPEN or self.send_queue):
+        if (type(payload) is not bytes or len(payload) > self._outLimit
+                or fragmentSize is not None or sync or self.state != OPEN or self.send_queue):
             return super().sendMessage(payload, isBinary, fragmentSize, sync, doNotCompress)
+        length = len(payload)
         first = BINARY if isBinary else TEXT
         if length < 126:
             frame = bytes((first, length)) + payload
