@@ -39,12 +39,35 @@ def clientFrame(payload, opcode=0x1):
     return header + mask + masked
 
 
+def serverFrames(data):
+    """
+    The C{(opcode, payload)} of every whole unmasked frame in C{data}, after
+    the HTTP response head if C{data} starts with one.
+    """
+    if data.startswith(b"HTTP/"):
+        data = data[data.index(b"\r\n\r\n") + 4:]
+    frames = []
+    position = 0
+    while len(data) - position >= 2:
+        opcode, length = data[position] & 0x0F, data[position + 1] & 0x7F
+        start = position + 2
+        if length == 126:
+            length, start = struct.unpack_from("!H", data, start)[0], start + 2
+        elif length == 127:
+            length, start = struct.unpack_from("!Q", data, start)[0], start + 8
+        if len(data) < start + length:
+            break
+        frames.append((opcode, data[start:start + length]))
+        position = start + length
+    return frames
+
+
 def closeCode(data):
     """The code of the first close frame the server sent in C{data}, or None."""
-    index = data.find(b"\x88")
-    if index < 0:
-        return None
-    return struct.unpack("!H", data[index + 2:index + 4])[0]
+    for opcode, payload in serverFrames(data):
+        if opcode == 0x8:
+            return struct.unpack("!H", payload[:2])[0]
+    return None
 
 
 class Transport(StringTransport):
