@@ -1,5 +1,9 @@
+import pprint
+
+import autobahn.websocket.protocol as autobahnProtocol
+import txaio
 from autobahn.twisted.websocket import WebSocketServerProtocol
-from twisted.logger import globalLogPublisher
+from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
 from tests.support.handshake import InMemory, clientFrame, closeCode
@@ -151,6 +155,29 @@ class LogTests(InMemory, TestCase):
         self.assertEqual(ours[0]["path"], "/wss")
         self.assertEqual(ours[1]["code"], 1000)
         self.assertEqual(ours[1]["duration"], 2)
+
+
+class SetUpCostTests(InMemory, TestCase):
+    def test_settingsNotPrettyPrintedPerConnection(self):
+        calls = []
+        original = pprint.PrettyPrinter.pformat
+        self.patch(pprint.PrettyPrinter, "pformat",
+                   lambda printer, value: calls.append(value) or original(printer, value))
+        self.handshake(factory(clock=self.clock))
+        self.assertEqual(calls, [])
+        self.assertIs(autobahnProtocol.pformat, pprint.pformat)
+
+    def test_settingsInTheDebugLine(self):
+        level = txaio.get_global_log_level()
+        txaio.set_global_log_level("debug")
+        self.addCleanup(txaio.set_global_log_level, level)
+        events = []
+        globalLogPublisher.addObserver(events.append)
+        self.addCleanup(globalLogPublisher.removeObserver, events.append)
+        self.handshake(factory(clock=self.clock, handshakeTimeout=7.5))
+        lines = [formatEvent(e) for e in events if e.get("log_format") == "\n{attrs}"]
+        self.assertEqual(len(lines), 1)
+        self.assertIn("('openHandshakeTimeout', 7.5,", lines[0])
 
 
 class OriginTests(TestCase):

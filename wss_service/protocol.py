@@ -4,8 +4,10 @@ only: nothing here runs per message.
 """
 
 from http import HTTPStatus
+from pprint import pformat
 from urllib.parse import urlsplit
 
+import autobahn.websocket.protocol as autobahnProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny
 from OpenSSL import SSL
@@ -40,6 +42,18 @@ def normalizeOrigin(origin):
     return f"{parts.scheme}://{host}:{port}"
 
 
+class LazyFormat:
+    """C{pformat(value)}, computed only if a log line is really written."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __format__(self, spec):
+        return format(pformat(self.value), spec)
+
+
 def _peerText(address):
     host = getattr(address, "host", None)
     return f"{host}:{address.port}" if host else str(address)
@@ -61,7 +75,14 @@ class ServiceProtocol:
     _openedAt = None
 
     def _connectionMade(self):
-        super()._connectionMade()
+        # Autobahn pretty-prints every connection's settings for a debug
+        # line, whether or not debug lines are written: about a third of
+        # a TLS connection's set-up time.
+        autobahnProtocol.pformat = LazyFormat
+        try:
+            super()._connectionMade()
+        finally:
+            autobahnProtocol.pformat = pformat
         self.factory.connections.add(self)
 
     def _connectionLost(self, reason):
