@@ -167,6 +167,19 @@ class SetUpCostTests(InMemory, TestCase):
         self.assertEqual(calls, [])
         self.assertIs(autobahnProtocol.pformat, pprint.pformat)
 
+    def test_optionsSharedOnTheClass(self):
+        protocol, _ = self.handshake(factory(clock=self.clock, handshakeTimeout=7.5))
+        self.assertEqual(protocol.openHandshakeTimeout, 7.5)
+        self.assertIsNone(protocol.perMessageCompressionAccept([]))
+        self.assertEqual(set(vars(protocol)) & set(protocol.CONFIG_ATTRS), set())
+
+    def test_appsOwnOptionWins(self):
+        class Patient(OkProtocol):
+            openHandshakeTimeout = 60
+
+        protocol, _ = self.handshake(factory(Patient, clock=self.clock, handshakeTimeout=7.5))
+        self.assertEqual(protocol.openHandshakeTimeout, 60)
+
     def test_settingsInTheDebugLine(self):
         level = txaio.get_global_log_level()
         txaio.set_global_log_level("debug")

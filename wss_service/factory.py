@@ -43,7 +43,6 @@ class ServiceFactory(WebSocketServerFactory):
     def __init__(self, app, settings=None, reactor=None):
         super().__init__(server="wss-service", reactor=reactor)
         settings = settings or Settings()
-        self.protocol = serviceProtocol(app)
         self.paths = frozenset(settings.paths)
         self.origins = frozenset(normalizeOrigin(o) for o in settings.origins)
         self.trustedProxies = tuple(settings.trustedProxies)
@@ -66,6 +65,8 @@ class ServiceFactory(WebSocketServerFactory):
         )
         if settings.compression:
             self.setProtocolOptions(perMessageCompressionAccept=self.acceptDeflate)
+        self.protocol = serviceProtocol(
+            app, {name: getattr(self, name) for name in app.CONFIG_ATTRS})
 
     def acceptDeflate(self, offers):
         """
