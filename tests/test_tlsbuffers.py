@@ -1,15 +1,14 @@
 """
 Idle wss connections give back OpenSSL's memory BIOs, and work on after:
-driven in memory through Twisted's TLS wrapper and a pyOpenSSL client.
+driven in memory through the service's TLS transport and a pyOpenSSL client.
 """
 
 from OpenSSL import SSL
-from twisted.internet.address import IPv4Address
-from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.trial.unittest import TestCase
 
-from tests.support.handshake import InMemory, Transport, clientFrame, request
+from tests.support.handshake import clientFrame, request
 from tests.support.pki import PKI
+from tests.support.tlswire import TLSWire
 from tests.test_protocol import factory
 from wss_service.apps import EchoProtocol
 from wss_service.tls import KeyPair, ServerTLS
@@ -62,48 +61,14 @@ class ReleaseTests(TestCase):
         self.assertFalse(releaseBuffers(self.server))
 
 
-class WssConnectionTests(InMemory, TestCase):
+class WssConnectionTests(TLSWire, TestCase):
     def setUp(self):
         super().setUp()
-        pki = PKI(self.mktemp())
-        self.tls = ServerTLS(KeyPair(pki.path("server.key"), pki.path("fullchain.pem")))
         self.factory = factory(EchoProtocol, clock=self.clock, pingInterval=0)
         self.releaser = BufferReleaser(self.factory, 30, self.clock)
         self.releaser.startService()
         self.addCleanup(self.releaser.stopService)
-        wrapper = TLSMemoryBIOFactory(self.tls, False, self.factory, clock=self.clock)
-        address = IPv4Address("TCP", "127.0.0.1", 40000)
-        self.wire = wrapper.buildProtocol(address)
-        self.transport = Transport(peerAddress=address)
-        self.wire.makeConnection(self.transport)
-        self.protocols.append((self.wire, self.transport))
-        self.client = SSL.Connection(SSL.Context(SSL.TLS_CLIENT_METHOD), None)
-        self.client.set_connect_state()
-
-    def exchange(self, data=b""):
-        """Send C{data} through TLS and return what comes back, decrypted."""
-        if data:
-            self.client.sendall(data)
-        answer = b""
-        for _ in range(50):
-            try:
-                self.client.do_handshake()
-            except SSL.WantReadError:
-                pass
-            try:
-                self.wire.dataReceived(self.client.bio_read(1 << 20))
-            except SSL.WantReadError:
-                pass
-            self.clock.advance(0)
-            if self.transport.value():
-                self.client.bio_write(self.transport.value())
-                self.transport.clear()
-            try:
-                while True:
-                    answer += self.client.recv(1 << 20)
-            except SSL.WantReadError:
-                pass
-        return answer
+        self.connectTLS(self.factory)
 
     def bios(self):
         handle = self.wire.getHandle()

@@ -14,11 +14,11 @@ import re
 
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IStreamServerEndpoint
-from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import implementer
 
 from wss_service.errors import ConfigurationError
 from wss_service.tls import KeyPair
+from wss_service.tlstransport import TLSFactory
 
 TLS_KEYS = ("privateKey", "certKey", "extraCertChain")
 EXAMPLES = "e.g. tcp:8282:interface=127.0.0.1 or ssl:443:privateKey=KEY:certKey=CERT"
@@ -34,7 +34,7 @@ class TLSServerEndpoint:
 
     def listen(self, protocolFactory):
         return self.wrapped.listen(
-            TLSMemoryBIOFactory(self.creator, False, protocolFactory)
+            TLSFactory(self.creator, False, protocolFactory)
         )
 
 

@@ -1,0 +1,85 @@
+"""
+The TLS transport under wss connections: the same bytes as Twisted's own,
+however the records are cut into reads, each write out at once, and TLS
+endings and errors handled by Twisted's own code.
+"""
+
+import os
+
+from hypothesis import HealthCheck, given, settings, strategies as st
+from OpenSSL import SSL
+from twisted.internet.error import ConnectionLost
+from twisted.trial.unittest import TestCase
+
+from tests.support.handshake import clientFrame, request, serverFrames
+from tests.support.tlswire import TLSWire
+from tests.test_protocol import factory
+from wss_service.apps import EchoProtocol
+
+EXAMPLES = settings(max_examples=40, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+class Ends(EchoProtocol):
+    def connectionLost(self, reason):
+        self.factory.ends.append(reason)
+        super().connectionLost(reason)
+
+
+def cutter(data):
+    """Cuts bytes at the given fractions of their length."""
+    def cut(wire):
+        points = sorted({int(f * len(wire)) for f in data})
+        return [wire[a:b] for a, b in zip([0] + points, points + [len(wire)])]
+    return cut
+
+
+class TLSTransportTests(TLSWire, TestCase):
+    def open(self):
+        self.factory = factory(Ends, clock=self.clock, pingInterval=0)
+        self.factory.ends = []
+        self.connectTLS(self.factory)
+        self.exchange()
+        self.assertIn(b" 101 ", self.exchange(request()))
+        self.protocol = self.wire.wrappedProtocol
+
+    @EXAMPLES
+    @given(sizes=st.lists(st.sampled_from([0, 1, 125, 126, 4096, 16384, 70000]),
+                          min_size=1, max_size=5),
+           cuts=st.lists(st.floats(0, 1), max_size=8))
+    def test_echoHoweverRecordsAreCut(self, sizes, cuts):
+        self.open()
+        payloads = [os.urandom(size) for size in sizes]
+        wire = b"".join(clientFrame(p, opcode=2) for p in payloads)
+        answer = self.exchange(wire, chunks=cutter(cuts))
+        self.assertEqual(serverFrames(answer), [(2, p) for p in payloads])
+
+    def test_writeGoesOutAtOnce(self):
+        self.open()
+        self.protocol.sendMessage(b"ok")
+        self.assertTrue(self.transport.value(), "written without waiting for a reactor turn")
+        self.client.bio_write(self.transport.value())
+        self.assertEqual(self.client.recv(100), b"\x81\x02ok")
+
+    def test_closeNotifyAnswered(self):
+        self.open()
+        self.client.shutdown()
+        self.wire.dataReceived(self.clientBytes())
+        self.client.bio_write(self.transport.value())
+        self.assertTrue(self.client.shutdown(), "the server's close_notify came back")
+        self.assertTrue(self.transport.disconnecting)
+
+    def test_corruptRecordFailsTheConnection(self):
+        self.open()
+        self.wire.dataReceived(b"\x17\x03\x03\x00\x20" + os.urandom(32))
+        self.assertTrue(self.transport.disconnecting)
+        self.lose(self.wire)
+        self.assertEqual(len(self.factory.ends), 1)
+        self.assertTrue(self.factory.ends[0].check(SSL.Error))
+
+    def test_tcpEndWithoutCloseNotify(self):
+        self.open()
+        self.lose(self.wire)
+        self.assertEqual(len(self.factory.ends), 1)
+        # As Twisted's own: an end without close_notify is not a clean one.
+        self.assertTrue(self.factory.ends[0].check(ConnectionLost))
