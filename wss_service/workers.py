@@ -24,9 +24,13 @@ log = Logger(namespace="wss")
 
 # Run twistd with LISTEN_PID set to its own pid, as systemd does; a SIGHUP
 # before the service can remember one is ignored (the files are read after).
+# A worker gets SIGTERM (and drains) when the master ends, even by SIGKILL,
+# so that no worker outlives it holding the sockets.
 LAUNCH = (
-    "import signal; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
-    "import os, sys; os.environ['LISTEN_PID'] = str(os.getpid()); "
+    "import ctypes, os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
+    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM); "  # PR_SET_PDEATHSIG
+    "os.getppid() == {master} or sys.exit('wss: the master is gone'); "
+    "os.environ['LISTEN_PID'] = str(os.getpid()); "
     "sys.argv = ['twistd'] + sys.argv[1:]; "
     "from twisted.scripts.twistd import run; run()"
 )
@@ -113,7 +117,8 @@ class Supervisor(Service):
         childFDs.update({3 + i: fileno for i, fileno in enumerate(filenos)})
         worker = Worker(self, number, failures)
         self.workers[number] = worker
-        self.reactor.spawnProcess(worker, sys.executable, [sys.executable, "-c", LAUNCH, *arguments],
+        launch = LAUNCH.format(master=os.getpid())
+        self.reactor.spawnProcess(worker, sys.executable, [sys.executable, "-c", launch, *arguments],
                                   env=env, childFDs=childFDs)
         log.info("worker {number} started (pid {pid})", number=number, pid=worker.transport.pid)
 

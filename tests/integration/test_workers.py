@@ -6,6 +6,7 @@ master that passes signals on and restarts a worker that dies.
 import os
 import shutil
 import signal
+import socket
 import ssl
 import time
 
@@ -15,6 +16,24 @@ from tests.integration.test_lifecycle import servedCertificate
 from tests.support.clients import closeCodes, connection, exchange
 from tests.support.pki import PKI
 from tests.support.service import Service, freePort
+
+
+def running(pid):
+    """Whether process C{pid} exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def portIsFree(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 class WorkersTests(TestCase):
@@ -75,6 +94,17 @@ class WorkersTests(TestCase):
         self.assertEqual(closeCodes(clients), {1001})
         for pid in workers:
             self.assertFalse(os.path.exists(f"/proc/{pid}"), f"worker {pid} outlived the master")
+
+    def test_workersEndWithAKilledMaster(self):
+        self.waitForWorkers()
+        workers = self.workerPids()
+        self.service.process.kill()
+        self.service.process.wait()
+        deadline = time.monotonic() + 15
+        while any(running(pid) for pid in workers):
+            self.assertLess(time.monotonic(), deadline, "workers outlived a killed master")
+            time.sleep(0.1)
+        self.assertTrue(portIsFree(self.port), "the port is free again")
 
     def test_sighupReloadsEveryWorker(self):
         # Sent while the workers may still be starting: none may die of it.
