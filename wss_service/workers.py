@@ -28,7 +28,7 @@ log = Logger(namespace="wss")
 # so that no worker outlives it holding the sockets.
 LAUNCH = (
     "import ctypes, os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
-    "ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM); "  # PR_SET_PDEATHSIG
+    "sys.platform != 'linux' or ctypes.CDLL(None).prctl(1, signal.SIGTERM); "  # PDEATHSIG
     "os.getppid() == {master} or sys.exit('wss: the master is gone'); "
     "os.environ['LISTEN_PID'] = str(os.getpid()); "
     "sys.argv = ['twistd'] + sys.argv[1:]; "
