@@ -179,7 +179,7 @@ def serviceProtocol(app, options):
 
     C{options}, Autobahn's per-connection settings, go on the class: Autobahn
     copies onto each connection only those it does not find there, so one
-    copy serves every connection (about 1.8 KiB less each). Those that
+    copy serves every connection (about 1.7 KiB less each). Those that
     C{app} sets itself win, as they do with Autobahn.
     """
     bases = (ServiceProtocol, ShortRoad, app) if takesShortRoad(app) else (ServiceProtocol, app)
