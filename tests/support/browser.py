@@ -12,7 +12,7 @@ import urllib.request
 from websockets.sync.client import connect
 
 from tests.support.binaries import requireBinary
-from tests.support.service import stopProcess
+from tests.support.service import shortDirectory, stopProcess
 
 FLAGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -48,7 +48,9 @@ class Browser:
         profile = os.path.join(home, "profile")
         self.process = subprocess.Popen(
             [chromium, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            env=dict(os.environ, HOME=home), stdin=subprocess.DEVNULL,
+            # Its singleton socket goes in TMPDIR, not to be left in /tmp.
+            env=dict(os.environ, HOME=home, TMPDIR=shortDirectory(testCase, "wss-chromium-")),
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         testCase.addCleanup(self.stop)

@@ -55,16 +55,20 @@ def temporaryDirectory(testCase):
     return directory
 
 
-def notifySocket(testCase):
+def shortDirectory(testCase, prefix):
     """
-    A datagram socket to give the service as NOTIFY_SOCKET: C{(path, socket)}.
-
-    It lives in a short directory of its own: trial's temporary paths can
-    exceed the 108 bytes an C{AF_UNIX} address may hold.
+    A directory under the system's temporary one, removed after the test:
+    for sockets, since trial's temporary paths can exceed the 108 bytes an
+    C{AF_UNIX} address may hold.
     """
-    directory = tempfile.mkdtemp(prefix="wss-notify-")
+    directory = tempfile.mkdtemp(prefix=prefix)
     testCase.addCleanup(shutil.rmtree, directory, True)
-    path = os.path.join(directory, "notify")
+    return directory
+
+
+def notifySocket(testCase):
+    """A datagram socket to give the service as NOTIFY_SOCKET: C{(path, socket)}."""
+    path = os.path.join(shortDirectory(testCase, "wss-notify-"), "notify")
     receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     receiver.bind(path)
     receiver.settimeout(15)
