@@ -1,5 +1,6 @@
 """
-Signals to the real service: SIGTERM/SIGINT drain with 1001 and exit 0;
+Signals to the real service: SIGTERM/SIGINT drain ws and wss clients with
+1001 and exit 0;
 SIGHUP reloads certificates without dropping anyone.
 """
 
@@ -25,10 +26,13 @@ def servedCertificate(port, pki):
 
 class ShutdownTests(TestCase):
     def drain(self, signum):
-        port = freePort()
-        service = Service(self, "--endpoint", f"tcp:{port}:interface=127.0.0.1", port=port)
-        url = f"ws://127.0.0.1:{port}/wss"
-        clients = [connection(url) for _ in range(CLIENTS)]
+        pki = PKI(self.mktemp())
+        port, tlsPort = freePort(), freePort()
+        service = Service(self, "--endpoint", f"tcp:{port}:interface=127.0.0.1",
+                          "--endpoint", pki.endpoint(tlsPort), port=tlsPort)
+        clients = [connection(f"ws://127.0.0.1:{port}/wss") for _ in range(CLIENTS // 2)]
+        clients += [connection(f"wss://localhost:{tlsPort}/wss", ssl=pki.clientContext())
+                    for _ in range(CLIENTS // 2)]
         for client in clients:
             client.send("tom")
             self.assertEqual(client.recv(timeout=10), "ok")
