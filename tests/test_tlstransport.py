@@ -8,7 +8,10 @@ import os
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 from OpenSSL import SSL
+from zope.interface import implementer
 from twisted.internet.error import ConnectionLost
+from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.protocol import Factory, Protocol
 from twisted.trial.unittest import TestCase
 
 from tests.support.handshake import clientFrame, request, serverFrames
@@ -24,6 +27,15 @@ class Ends(EchoProtocol):
     def connectionLost(self, reason):
         self.factory.ends.append(reason)
         super().connectionLost(reason)
+
+
+@implementer(IHandshakeListener)
+class SpeaksFirst(Protocol):
+    def connectionMade(self):
+        self.transport.write(b"first, ")
+
+    def handshakeCompleted(self):
+        self.transport.write(b"then second")
 
 
 def cutter(data):
@@ -60,6 +72,33 @@ class TLSTransportTests(TLSWire, TestCase):
         self.assertTrue(self.transport.value(), "written without waiting for a reactor turn")
         self.client.bio_write(self.transport.value())
         self.assertEqual(self.client.recv(100), b"\x81\x02ok")
+
+    def test_writeOfAnyBuffer(self):
+        self.open()
+        self.wire.write(memoryview(b"abc"))
+        self.client.bio_write(self.transport.value())
+        self.assertEqual(self.client.recv(100), b"abc")
+
+    def test_writeOpenSSLRefusesFailsTheConnection(self):
+        self.open()
+        self.wire._tlsConnection.shutdown()
+        self.protocol.sendMessage(b"ok")
+        self.assertTrue(self.transport.disconnecting)
+        self.lose(self.wire)
+        self.assertEqual(len(self.factory.ends), 1)
+        self.assertTrue(self.factory.ends[0].check(SSL.Error))
+
+    def test_nothingWrittenAfterCloseNotify(self):
+        self.open()
+        self.client.shutdown()
+        self.wire.dataReceived(self.clientBytes())
+        self.transport.clear()
+        self.wire.write(b"late")
+        self.assertEqual(self.transport.value(), b"")
+
+    def test_writesKeepTheirOrderAcrossTheHandshake(self):
+        self.connectTLS(Factory.forProtocol(SpeaksFirst))
+        self.assertEqual(self.exchange(), b"first, then second")
 
     def test_closeNotifyAnswered(self):
         self.open()

@@ -6,8 +6,10 @@ Twisted's default TLS transport gathers small writes for one reactor turn
 behind a timer per connection, and reads OpenSSL's memory BIOs until
 WantReadError, with a fresh 32 KiB buffer for each read. A WebSocket message
 is one write, so here each write goes straight to OpenSSL (one TLS record a
-message), and the BIOs are asked how much they hold before they are read,
-through one shared buffer. Anything but application data and "want more"
+message), bytes pass to and from OpenSSL without pyOpenSSL's per-call
+checks, and the BIOs are asked how much they hold before they are read,
+through one shared buffer. A write made while others wait for the
+handshake queues behind them (Twisted's would pass them). Anything but application data and "want more"
 (close_notify, an alert, an error), the handshake and the connection's
 end are left to Twisted's own code.
 """
@@ -29,6 +31,29 @@ def _pending(bio):
 
 class TLSTransport(TLSMemoryBIOProtocol):
     _ending = False
+
+    def dataReceived(self, data):
+        # Twisted's road while the handshake runs or writes wait for it. A
+        # memory BIO takes all or, out of memory, nothing: then pyOpenSSL raises.
+        if self._handshakeDone and not self._appSendBuffer and _lib.BIO_write(
+                self._tlsConnection._into_ssl, data, len(data)) == len(data):
+            self._flushReceiveBIO()
+        else:
+            super().dataReceived(data)
+
+    def _write(self, data):
+        if self._appSendBuffer:
+            # Behind the writes that wait for the handshake, not ahead of them.
+            return self._bufferedWrite(data)
+        if type(data) is bytes:
+            sent = _lib.SSL_write(self._tlsConnection._ssl, data, len(data))
+            if sent > 0:
+                self._flushSendBIO()
+                data = data[sent:]
+        # What OpenSSL did not take, Twisted's road offers again, as OpenSSL
+        # asks, and handles what it answers.
+        if data:
+            super()._write(data)
 
     def _flushSendBIO(self):
         bio = self._tlsConnection._from_ssl
