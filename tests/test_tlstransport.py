@@ -55,6 +55,13 @@ class TLSTransportTests(TLSWire, TestCase):
         self.assertIn(b" 101 ", self.exchange(request()))
         self.protocol = self.wire.wrappedProtocol
 
+    def assertFailed(self):
+        """The connection ends, once, with OpenSSL's error."""
+        self.assertTrue(self.transport.disconnecting)
+        self.lose(self.wire)
+        self.assertEqual(len(self.factory.ends), 1)
+        self.assertTrue(self.factory.ends[0].check(SSL.Error))
+
     @EXAMPLES
     @given(sizes=st.lists(st.sampled_from([0, 1, 125, 126, 4096, 16384, 70000]),
                           min_size=1, max_size=5),
@@ -83,10 +90,7 @@ class TLSTransportTests(TLSWire, TestCase):
         self.open()
         self.wire._tlsConnection.shutdown()
         self.protocol.sendMessage(b"ok")
-        self.assertTrue(self.transport.disconnecting)
-        self.lose(self.wire)
-        self.assertEqual(len(self.factory.ends), 1)
-        self.assertTrue(self.factory.ends[0].check(SSL.Error))
+        self.assertFailed()
 
     def test_nothingWrittenAfterCloseNotify(self):
         self.open()
@@ -111,10 +115,7 @@ class TLSTransportTests(TLSWire, TestCase):
     def test_corruptRecordFailsTheConnection(self):
         self.open()
         self.wire.dataReceived(b"\x17\x03\x03\x00\x20" + os.urandom(32))
-        self.assertTrue(self.transport.disconnecting)
-        self.lose(self.wire)
-        self.assertEqual(len(self.factory.ends), 1)
-        self.assertTrue(self.factory.ends[0].check(SSL.Error))
+        self.assertFailed()
 
     def test_tcpEndWithoutCloseNotify(self):
         self.open()
