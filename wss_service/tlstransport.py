@@ -8,10 +8,10 @@ WantReadError, with a fresh 32 KiB buffer for each read. A WebSocket message
 is one write, so here each write goes straight to OpenSSL (one TLS record a
 message), bytes pass to and from OpenSSL without pyOpenSSL's per-call
 checks, and the BIOs are asked how much they hold before they are read,
-through one shared buffer. A write made while others wait for the
-handshake queues behind them (Twisted's would pass them). Anything but application data and "want more"
-(close_notify, an alert, an error), the handshake and the connection's
-end are left to Twisted's own code.
+through one shared buffer. A write made while others wait for the handshake
+queues behind them (Twisted's would pass them). Anything but application
+data and "want more" (close_notify, an alert, an error), the handshake and
+the connection's end are left to Twisted's own code.
 """
 
 from OpenSSL._util import ffi as _ffi, lib as _lib
