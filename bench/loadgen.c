@@ -6,8 +6,10 @@
  *           [--duration S] [--warmup S] [--mode echo|idle|handshake]
  *           [--sources K]   (spread connections over 127.0.0.1 .. 127.0.0.K)
  *
- * echo:      each connection keeps K messages of B bytes in flight and sends
- *            another for every answer; reports messages/s and latency.
+ * echo:      opens N connections; once all are open (or OPEN_TIMEOUT has
+ *            passed), each keeps K messages of B bytes in flight and sends
+ *            another for every answer; warm-up and measurement start then.
+ *            Reports messages/s, latency and how long opening took.
  * idle:      opens N connections, prints "ready" once all are open, then
  *            holds them for the duration (the runner measures the server).
  * handshake: N concurrent clients connect, finish the (TLS and) WebSocket
@@ -63,11 +65,12 @@ static SSL_CTX *ctx;
 static int ep;
 static uint32_t *histogram;
 static long long received, handshakes, errors, opened;
-static int measuring;
+static int measuring, going;
 static char *frame;
 static size_t framelen;
 /* Connections are opened RAMP at a time, so handshakes do not time out. */
 #define RAMP 200
+#define OPEN_TIMEOUT 120
 static struct conn *all;
 static size_t BUF; /* per-connection buffer, sized for the messages in flight */
 static int started, pending;
@@ -145,6 +148,12 @@ static void send_message(struct conn *c) {
 }
 
 static void start(struct conn *c);
+static void flush(struct conn *c);
+
+static void go(struct conn *c) {
+    for (int i = 0; i < opt.inflight; i++) send_message(c);
+    flush(c);
+}
 
 static void start_more(void) {
     while (pending < RAMP && started < opt.conns) {
@@ -212,9 +221,8 @@ static void opened_now(struct conn *c) {
     if (opt.mode == HANDSHAKE) {
         if (measuring) handshakes++;
         finish(c, 0);
-    } else if (opt.mode == ECHO) {
-        for (int i = 0; i < opt.inflight; i++) send_message(c);
-        flush(c);
+    } else if (opt.mode == ECHO && going) {
+        go(c);
     }
 }
 
@@ -409,10 +417,20 @@ int main(int argc, char **argv) {
     }
     struct epoll_event events[1024];
     double begin = now(), measureStart = 0, end = begin + opt.warmup + opt.duration;
-    double cpuStart = 0;
+    double cpuStart = 0, opening = 0;
     int announced = 0;
+    if (opt.mode == ECHO) end += OPEN_TIMEOUT;
     while (now() < end) {
-        if (!measuring && now() >= begin + opt.warmup) {
+        if (opt.mode == ECHO && !going && (opened + errors >= opt.conns ||
+                                           now() >= begin + OPEN_TIMEOUT)) {
+            going = 1;
+            opening = now() - begin;
+            begin = now();
+            end = begin + opt.warmup + opt.duration;
+            for (int i = 0; i < started; i++)
+                if (all[i].state == OPEN) go(&all[i]);
+        }
+        if (!measuring && (opt.mode != ECHO || going) && now() >= begin + opt.warmup) {
             measuring = 1;
             measureStart = now();
             cpuStart = cpu_seconds();
@@ -435,9 +453,9 @@ int main(int argc, char **argv) {
     double rate = (opt.mode == HANDSHAKE ? handshakes : received) / seconds;
     printf("{\"mode\": \"%s\", \"connections\": %d, \"opened\": %lld, \"errors\": %lld, "
            "\"rate\": %.1f, \"p50_us\": %ld, \"p99_us\": %ld, \"seconds\": %.2f, "
-           "\"cpu_seconds\": %.2f}\n",
+           "\"cpu_seconds\": %.2f, \"opening_seconds\": %.2f}\n",
            opt.mode == ECHO ? "echo" : opt.mode == IDLE ? "idle" : "handshake", opt.conns,
            opened, errors, rate, percentile(0.5), percentile(0.99), seconds,
-           cpu_seconds() - cpuStart);
+           cpu_seconds() - cpuStart, opening);
     return 0;
 }

@@ -3,6 +3,7 @@ A smoke run of the benchmark suite: it builds, runs both kinds of target and
 writes its table. Figures are not checked: benchmarks are not timed tests.
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -29,3 +30,8 @@ class BenchSmokeTests(TestCase):
                                         "autobahn ws", "autobahn wss"})
         for target, rate in targets.items():
             self.assertGreater(float(rate.replace(",", "")), 0, target)
+        with open(os.path.join(output, "latest.json")) as f:
+            many = json.load(f)["throughput 2000 conns 32 B"]
+        # Echo is measured once every connection is open, not while they open.
+        for target, runs in many.items():
+            self.assertEqual([r["opened"] for r in runs], [2000], target)
