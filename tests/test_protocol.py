@@ -6,7 +6,7 @@ from autobahn.twisted.websocket import WebSocketServerProtocol
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
-from tests.support.handshake import InMemory, clientFrame, closeCode
+from tests.support.handshake import InMemory, clientFrame, closeCode, request
 from wss_service.apps import EchoProtocol, OkProtocol
 from wss_service.factory import ServiceFactory, Settings
 from wss_service.protocol import normalizeOrigin
@@ -199,3 +199,32 @@ class OriginTests(TestCase):
         self.assertEqual(normalizeOrigin("http://example.com:8080"), "http://example.com:8080")
         self.assertEqual(normalizeOrigin("http://[::1]:80"), "http://[::1]")
         self.assertEqual(normalizeOrigin("null"), "null")
+
+
+class StrictHeadTests(InMemory, TestCase):
+    def test_smuggledHeaderRefusedBeforeAnyHeaderIsBelieved(self):
+        opened = []
+
+        class Watching(OkProtocol):
+            def onConnect(self, request):
+                opened.append(request)
+
+        for splitter in [b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e", b"\x85"]:
+            f = factory(Watching, clock=self.clock)
+            protocol, transport = self.connect(f)
+            protocol.dataReceived(request(X_Note=(b"a" + splitter).decode("latin-1")
+                                          + "X-Forwarded-For: 203.0.113.77")
+                                  .replace(b"\xc2\x85", b"\x85"))
+            self.assertEqual(transport.value().split(b"\r\n", 1)[0], b"HTTP/1.1 400 Bad Request",
+                             splitter)
+            self.assertTrue(transport.disconnecting, splitter)
+            self.assertIsNone(protocol.clientAddress)
+            self.assertEqual(f.metrics.refused[400], 1)
+        self.assertEqual(opened, [])
+
+    def test_repeatedRealIPNotBelieved(self):
+        protocol, transport = self.connect(factory(clock=self.clock))
+        protocol.dataReceived(request().rstrip(b"\r\n")
+                              + b"\r\nX-Real-IP: 198.51.100.9\r\nX-Real-IP: 203.0.113.77\r\n\r\n")
+        self.assertIn(b" 101 ", transport.value().split(b"\r\n", 1)[0])
+        self.assertEqual(protocol.clientAddress, "127.0.0.1")

@@ -15,6 +15,7 @@ from twisted.internet.interfaces import ISSLTransport
 from twisted.logger import Logger
 
 from wss_service.frames import ShortRoad, takesShortRoad
+from wss_service.httphead import headProblem
 from wss_service.limits import SendGuard
 from wss_service.realip import clientAddress
 from wss_service.tlsbuffers import releaseBuffers
@@ -97,6 +98,16 @@ class ServiceProtocol:
         if self.wasOpenHandshakeTimeout:
             return "timeout"
         return "disconnect"
+
+    def processHandshake(self):
+        # Autobahn's reader is lenient: a head it would misread is refused
+        # before Autobahn, the service or the app believes any header in it.
+        end = self.data.find(b"\r\n\r\n")
+        if end >= 0:
+            problem = headProblem(self.data[:end + 4])
+            if problem:
+                return self.failHandshake(problem, 400)
+        return super().processHandshake()
 
     def onConnect(self, request):
         factory = self.factory

@@ -11,7 +11,7 @@ import zlib
 
 from twisted.trial.unittest import TestCase
 
-from tests.support.clients import connection, exchange
+from tests.support.clients import connection, exchange, rawHead
 from tests.support.handshake import clientFrame, closeCode, request
 from tests.support.pki import PKI
 from tests.support.service import Service, freePort
@@ -73,6 +73,16 @@ class AbuseTests(TestCase):
             head += sock.recv(4096)
         self.assertTrue(head.startswith(b"HTTP/1.1 101 "), head)
         return sock
+
+    def test_malformedHeadsRefused(self):
+        for lines in [[b"X-Note: a\x0bX-Forwarded-For: 203.0.113.77"],
+                      [b"X-Note: a\x85X-Real-IP: 203.0.113.77"],
+                      [b"X-Note: a\rX-Real-IP: 203.0.113.77"],
+                      [b"X-Note: a", b" X-Real-IP: 203.0.113.77"],
+                      [b"X-Note a"], [b"X Note: a"], [b"X-Note: a\x00"]]:
+            head = rawHead(self.port, lines)
+            self.assertTrue(head.startswith(b"HTTP/1.1 400 Bad Request\r\n"), (lines, head))
+        self.assertNotIn("203.0.113.77", self.service.log())
 
     def test_slowloris(self):
         slow = [self.raw() for _ in range(20)]

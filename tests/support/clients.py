@@ -30,3 +30,28 @@ def closeCodes(clients):
         except Exception:
             codes.add(client.close_code)
     return codes
+
+
+def rawHead(port, lines, ssl=None, source="127.0.0.1", host="localhost"):
+    """
+    Send an opening handshake with these extra header lines (bytes, sent as
+    they are) and return the response head the server answers with.
+    """
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10,
+                                    source_address=(source, 0))
+    with sock:
+        if ssl is not None:
+            sock = ssl.wrap_socket(sock, server_hostname=host)
+        sock.sendall(b"\r\n".join([
+            b"GET /wss HTTP/1.1", f"Host: {host}:{port}".encode(), b"Upgrade: websocket",
+            b"Connection: Upgrade", b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            b"Sec-WebSocket-Version: 13", *lines]) + b"\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            head += chunk
+        return head.partition(b"\r\n\r\n")[0]
