@@ -9,9 +9,8 @@ import subprocess
 import time
 import urllib.request
 
-from websockets.sync.client import connect
-
 from tests.support.binaries import requireBinary
+from tests.support.clients import connection
 from tests.support.service import shortDirectory, stopProcess
 
 FLAGS = [
@@ -77,7 +76,7 @@ class Browser:
 
     def evaluate(self, expression):
         """Run JavaScript in the page, await its promise, return the value."""
-        with connect(self._page(), proxy=None, max_size=None, open_timeout=10) as devtools:
+        with connection(self._page(), max_size=None) as devtools:
             devtools.send(json.dumps({"id": 1, "method": "Runtime.evaluate", "params": {
                 "expression": expression, "awaitPromise": True, "returnByValue": True}}))
             while True:
