@@ -27,8 +27,12 @@ class SendGuardTests(InMemory, TestCase):
         self.clock.advance(5)
         self.assertFalse(transport.disconnecting)
 
-    def test_offByDefault(self):
+    def test_onByDefault(self):
         _, transport = self.handshake(factory(clock=self.clock))
+        self.assertEqual(transport.producer.timeout, 30)
+
+    def test_offWithZero(self):
+        _, transport = self.handshake(factory(clock=self.clock, sendTimeout=0))
         self.assertIsNone(transport.producer)
 
 

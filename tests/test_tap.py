@@ -1,13 +1,15 @@
+from dataclasses import replace
+
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IServiceMaker
 from twisted.internet.endpoints import TCP4ServerEndpoint, TCP6ServerEndpoint
 from twisted.internet.task import Clock
 from twisted.plugin import getPlugins
-from twisted.python.usage import UsageError
 from twisted.trial.unittest import TestCase
 
 from tests.support.pki import PKI
 from wss_service import tap
+from wss_service.factory import Settings
 from wss_service.apps import EchoProtocol, OkProtocol
 from wss_service.endpoints import TLSServerEndpoint
 from wss_service.service import WssService
@@ -43,7 +45,50 @@ class OptionsTests(TestCase):
         o = options("--max-message-size", "10", "--ping-interval", "0.5")
         self.assertEqual(o["max-message-size"], 10)
         self.assertEqual(o["ping-interval"], 0.5)
-        self.assertRaises(UsageError, options, "--max-message-size", "lots")
+
+    def assertUsageLine(self, fragment, *argv):
+        e = self.assertRaises(SystemExit, options, *argv)
+        message = str(e.code)
+        self.assertTrue(message.startswith("wss: "), message)
+        self.assertIn(fragment, message)
+        self.assertNotIn("\n", message)
+        return message
+
+    def test_everyNumberChecked(self):
+        numeric = [row for row in tap.Options.optParameters if len(row) > 4]
+        self.assertEqual(len(numeric), 12)
+        for name, _, default, _, coerce in numeric:
+            for bad in ["-1", "lots", "nan", "inf", ""]:
+                message = self.assertUsageLine(f"--{name} takes ", f"--{name}", bad)
+                self.assertIn(f"e.g. --{name} ", message)
+            # The default itself passes its own check.
+            self.assertEqual(coerce(str(default)), default)
+
+    def test_ranges(self):
+        self.assertUsageLine("--workers takes a whole number, 1 or more, not '0'",
+                             "--workers", "0")
+        self.assertUsageLine("--max-connections takes a whole number, 0 (no limit) or more, "
+                             "not '-3'; e.g. --max-connections 10000", "--max-connections", "-3")
+        self.assertUsageLine("--handshake-timeout takes a number of seconds, above 0",
+                             "--handshake-timeout", "0")
+        self.assertUsageLine("--workers takes a whole number", "--workers", "2.5")
+        self.assertEqual(options("--idle-timeout", "0", "--workers", "3")["workers"], 3)
+
+    def test_otherUsageErrorsOneLine(self):
+        self.assertUsageLine("--log-format takes text or json, not 'xml'", "--log-format", "xml")
+        self.assertUsageLine("option --nope not recognized", "--nope")
+
+    def test_defaultsAreTheFactorys(self):
+        o, settings = options(), Settings()
+        self.assertEqual(o["max-connections-per-ip"], settings.maxConnectionsPerIP)
+        self.assertEqual(o["send-timeout"], settings.sendTimeout)
+        self.assertEqual(o["max-message-size"], settings.maxMessageSize)
+        self.assertEqual(o["ping-interval"], settings.pingInterval)
+        self.assertEqual(replace(tap._settings(o), trustedProxies=()), settings)
+
+    def test_version(self):
+        e = self.assertRaises(SystemExit, options, "--version")
+        self.assertEqual(e.code, 0)
 
 
 class PluginTests(TestCase):
@@ -107,6 +152,11 @@ class MakeServiceTests(TestCase):
     def test_badEndpoint(self):
         self.assertExits("cannot use --endpoint 'tpc:8282'", "--endpoint", "tpc:8282")
         self.assertExits("e.g. tcp:8282", "--endpoint", "tcp:notaport")
+        self.assertExits("'tcp:8282:foo=1': tcp: takes no option foo= (a typo?)",
+                         "--endpoint", "tcp:8282:foo=1")
+        self.assertExits("ssl: takes no option bogus=", "--endpoint", "ssl:8443:bogus=1")
+        self.assertExits("tcp: needs port", "--endpoint", "tcp:interface=127.0.0.1")
+        self.assertExits("not a whole number ('x')", "--endpoint", "tcp:8282:backlog=x")
 
     def test_badTrustedProxy(self):
         self.assertExits("--trusted-proxy", "--trusted-proxy", "10.0.0.0/33")
@@ -117,6 +167,15 @@ class MakeServiceTests(TestCase):
         self.assertExits("not a subclass", "--app", "tests.support.apps:NotAProtocol")
         self.assertExits("module:Class", "--app", "justaname")
 
+    def test_appThatFailsToImport(self):
+        message = self.assertExits("importing tests.support.broken.syntax_app failed at ",
+                                   "--app", "tests.support.broken.syntax_app:App")
+        self.assertIn("syntax_app.py:3: SyntaxError", message)
+        message = self.assertExits("importing tests.support.broken.raising_app failed at ",
+                                   "--app", "tests.support.broken.raising_app:App")
+        self.assertIn("raising_app.py:3: RuntimeError: no database configured; fix the module",
+                      message)
+
 
 class WorkerArgumentsTests(TestCase):
     def test_changedOptionsAndRepeatablesPassedOn(self):
@@ -124,8 +183,10 @@ class WorkerArgumentsTests(TestCase):
                     "--path", "/wss", "--trusted-proxy", "10.0.0.0/8", "--compression",
                     "--endpoint", "tcp:1", "--metrics-endpoint", "tcp:2", "--log-format", "json")
         arguments = tap.workerArguments(o)
-        self.assertEqual(arguments[:2], ["-n", "--pidfile="])
-        self.assertIn("--logger=wss_service.logs.jsonObserver", arguments)
+        self.assertEqual(arguments[:3], ["-n", "--pidfile=",
+                                         "--logger=wss_service.logs.jsonObserver"])
+        self.assertEqual(tap.workerArguments(options())[2],
+                         "--logger=wss_service.logs.workerTextObserver")
         wss = arguments.index("wss")
         self.assertEqual(sorted(arguments[wss + 1:]), sorted([
             "--app=wss_service.apps:EchoProtocol", "--path=/wss",

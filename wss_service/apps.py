@@ -6,6 +6,7 @@ C{self.clientAddress} (the real client, see L{wss_service.realip}) from
 C{onConnect} on.
 """
 
+import traceback
 from importlib import import_module
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
@@ -27,6 +28,14 @@ class EchoProtocol(WebSocketServerProtocol):
         self.sendMessage(payload, isBinary)
 
 
+def _where(error):
+    """C{file:line} where an import failed: the syntax error, or the last frame."""
+    if isinstance(error, SyntaxError):
+        return f"{error.filename}:{error.lineno}"
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    return f"{frame.filename}:{frame.lineno}"
+
+
 def loadApp(spec):
     """
     Import C{module:Class} and check that it is a WebSocket server protocol.
@@ -40,12 +49,19 @@ def loadApp(spec):
             f"e.g. --app wss_service.apps:EchoProtocol"
         )
     try:
-        app = getattr(import_module(moduleName), className)
-    except ImportError as e:
+        module = import_module(moduleName)
+    except ModuleNotFoundError as e:
         raise ConfigurationError(
             f"--app {spec!r}: cannot import {moduleName} ({e}); "
             f"install it or add its folder to PYTHONPATH"
         ) from None
+    except Exception as e:
+        raise ConfigurationError(
+            f"--app {spec!r}: importing {moduleName} failed at {_where(e)}: "
+            f"{type(e).__name__}: {e}; fix the module"
+        ) from e
+    try:
+        app = getattr(module, className)
     except AttributeError:
         raise ConfigurationError(
             f"--app {spec!r}: {moduleName} has no {className}; check the name"

@@ -89,6 +89,19 @@ def _keyPair(description, options):
     )
 
 
+def _inUserWords(description, error):
+    """What Twisted's endpoint parser said, in the words of an endpoint string."""
+    kind = _segments(description)[0]
+    text = str(error)
+    if match := re.search(r"unexpected keyword argument '(\w+)'", text):
+        return f"{kind}: takes no option {match[1]}= (a typo?)"
+    if match := re.search(r"missing \d+ required positional argument: (.+)", text):
+        return f"{kind}: needs {match[1].replace(chr(39), '')}"
+    if "invalid literal for int()" in text:
+        return f"a number in it is not a whole number ({text.rpartition(': ')[2]})"
+    return text
+
+
 def listeningEndpoint(reactor, description, tlsFor):
     """
     Parse one C{--endpoint} value.
@@ -110,7 +123,7 @@ def listeningEndpoint(reactor, description, tlsFor):
         ) from None
     except (ValueError, TypeError) as e:
         raise ConfigurationError(
-            f"cannot use --endpoint {description!r} ({e}); {EXAMPLES}"
+            f"cannot use --endpoint {description!r}: {_inUserWords(description, e)}; {EXAMPLES}"
         ) from None
     if options is None:
         return endpoint, None

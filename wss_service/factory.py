@@ -18,7 +18,10 @@ MiB = 1024 * 1024
 
 @dataclass
 class Settings:
-    """Everything a factory needs to know, with the service's defaults."""
+    """
+    Everything a factory needs to know, with the service's defaults: the
+    command line's defaults are these.
+    """
 
     paths: tuple = ()
     origins: tuple = ()
@@ -29,8 +32,8 @@ class Settings:
     pingInterval: float = 20.0
     pingTimeout: float = 20.0
     maxConnections: int = 0
-    maxConnectionsPerIP: int = 0
-    sendTimeout: float = 0.0
+    maxConnectionsPerIP: int = 1000
+    sendTimeout: float = 30.0
     compression: bool = False
 
 
@@ -39,6 +42,9 @@ class ServiceFactory(WebSocketServerFactory):
     Builds the app's protocol with L{wss_service.protocol.ServiceProtocol}
     in front, and keeps the set of live connections for a graceful drain.
     """
+
+    # The service says where it listens, in URLs, instead.
+    noisy = False
 
     def __init__(self, app, settings=None, reactor=None):
         super().__init__(server="wss-service", reactor=reactor)

@@ -23,9 +23,13 @@ class ListeningService(StreamServerEndpointService):
 
     _raiseSynchronously = True
 
-    def __init__(self, description, endpoint, factory):
+    def __init__(self, description, endpoint, factory, scheme="ws"):
         super().__init__(endpoint, factory)
         self.description = description
+        self.scheme = scheme
+
+    def _announce(self, port):
+        log.info("listening on {url}", url=listeningURL(self.scheme, port.getHost()))
 
     def whenListening(self, callback):
         """Call C{callback(port)} once listening (never, if listening fails)."""
@@ -41,6 +45,16 @@ class ListeningService(StreamServerEndpointService):
             super().privilegedStartService()
         except Exception as e:
             cannotListen(self.description, e)
+        self.whenListening(self._announce)
+
+
+def listeningURL(scheme, address):
+    """C{ws://127.0.0.1:8282}, C{wss://[::1]:443}, C{ws+unix:/run/wss.sock}."""
+    host = getattr(address, "host", None)
+    if host is None:
+        name = getattr(address, "name", address)
+        return f"{scheme}+unix:{name.decode() if isinstance(name, bytes) else name}"
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}:{address.port}"
 
 
 _earlySighups = []
@@ -64,7 +78,8 @@ def cannotListen(description, error):
         message = (f"cannot listen on {description}: {reason}; stop whatever holds "
                    f"that address or choose another --endpoint")
     else:
-        message = f"cannot listen on {description}: {error}"
+        reason = str(error).rstrip(".")
+        message = f"cannot listen on {description}: {reason}; choose another --endpoint"
     # twistd has redirected sys.stderr into the log by now.
     sys.__stderr__.write(f"wss: {message}\n")
     sys.__stderr__.flush()

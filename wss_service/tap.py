@@ -2,15 +2,18 @@
 The C{twistd wss} command line: L{Options} and L{makeService}.
 """
 
+import math
+
 from twisted.python import usage
 
+from wss_service import __version__
 from wss_service.apps import loadApp
 from wss_service.endpoints import listeningEndpoint
 from wss_service.errors import ConfigurationError
 from wss_service.factory import MiB, ServiceFactory, Settings
 from wss_service.limits import IdleSweeper
 from wss_service.tlsbuffers import SWEEP_SECONDS, BufferReleaser
-from wss_service.logs import jsonObserver
+from wss_service.logs import jsonObserver, workerTextObserver
 from wss_service.metrics import Collector, metricsSite
 from wss_service.realip import LOOPBACK, parseNetworks
 from wss_service.service import ListeningService, WssService, rememberSighup
@@ -19,6 +22,39 @@ from wss_service.tls import ServerTLS
 from wss_service.workers import MasterService, SharedSockets, Supervisor
 
 DEFAULT_ENDPOINT = "tcp:8282:interface=127.0.0.1"
+
+
+def number(name, kind, low, example, above=False, zero=None):
+    """
+    A coerce function for C{--name}: a finite C{kind} (int or float) of at
+    least C{low} (above it, if C{above}), else one line naming the option,
+    the range and an example.
+
+    @param zero: what 0 means, where it is allowed.
+    """
+    what = "a whole number" if kind is int else "a number of seconds"
+    if above:
+        bound = f"above {low}"
+    elif low == 0 and zero:
+        bound = f"0 ({zero}) or more"
+    else:
+        bound = f"{low} or more"
+
+    def coerce(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not math.isfinite(value) or value < low or (above and value == low):
+            raise usage.UsageError(
+                f"--{name} takes {what}, {bound}, not {text!r}; e.g. --{name} {example}")
+        return value
+
+    coerce.coerceDoc = f"{what[2:].capitalize()}, {bound}."
+    return coerce
+
+
+_SETTINGS = Settings()
 
 
 class Options(usage.Options):
@@ -35,37 +71,61 @@ class Options(usage.Options):
     optParameters = [
         ["app", "a", "wss_service.apps:OkProtocol",
          "The app: module:Class, a subclass of Autobahn's WebSocketServerProtocol."],
-        ["max-message-size", None, MiB,
-         "Largest message in bytes (close 1009 above it); 0 for no limit.", int],
-        ["max-frame-size", None, MiB,
-         "Largest frame in bytes (close 1009 above it); 0 for no limit.", int],
-        ["handshake-timeout", None, 5.0,
-         "Seconds a client has to finish the opening handshake.", float],
-        ["ping-interval", None, 20.0,
-         "Seconds between keepalive pings; 0 for none.", float],
-        ["ping-timeout", None, 20.0,
-         "Seconds to wait for the pong before closing.", float],
-        ["max-connections", None, 0,
-         "Most open connections in all (503 beyond); 0 for no limit.", int],
-        ["max-connections-per-ip", None, 1000,
-         "Most open connections per client address (429 beyond); 0 for no limit.", int],
+        ["max-message-size", None, _SETTINGS.maxMessageSize,
+         "Largest message in bytes (close 1009 above it); 0 for no limit.",
+         number("max-message-size", int, 0, MiB, zero="no limit")],
+        ["max-frame-size", None, _SETTINGS.maxFrameSize,
+         "Largest frame in bytes (close 1009 above it); 0 for no limit.",
+         number("max-frame-size", int, 0, MiB, zero="no limit")],
+        ["handshake-timeout", None, _SETTINGS.handshakeTimeout,
+         "Seconds a client has to finish the opening handshake.",
+         number("handshake-timeout", float, 0, 5, above=True)],
+        ["ping-interval", None, _SETTINGS.pingInterval,
+         "Seconds between keepalive pings; 0 for none.",
+         number("ping-interval", float, 0, 20, zero="no pings")],
+        ["ping-timeout", None, _SETTINGS.pingTimeout,
+         "Seconds to wait for the pong before closing.",
+         number("ping-timeout", float, 0, 20, above=True)],
+        ["max-connections", None, _SETTINGS.maxConnections,
+         "Most open connections in all (503 beyond); 0 for no limit.",
+         number("max-connections", int, 0, 10000, zero="no limit")],
+        ["max-connections-per-ip", None, _SETTINGS.maxConnectionsPerIP,
+         "Most open connections per client address (429 beyond); 0 for no limit.",
+         number("max-connections-per-ip", int, 0, 1000, zero="no limit")],
         ["idle-timeout", None, 0.0,
-         "Close connections with no message either way for so many seconds; 0: never.", float],
-        ["send-timeout", None, 30.0,
+         "Close connections with no message either way for so many seconds; 0: never.",
+         number("idle-timeout", float, 0, 300, zero="never")],
+        ["send-timeout", None, _SETTINGS.sendTimeout,
          "Cut a client that reads nothing for so many seconds while output waits; 0: never.",
-         float],
+         number("send-timeout", float, 0, 30, zero="never")],
         ["workers", None, 1,
          "Processes that share every listening socket; the master restarts any that dies.",
-         int],
+         number("workers", int, 1, 4)],
         ["shutdown-timeout", None, 10.0,
-         "Seconds to wait for clients to close on SIGTERM.", float],
+         "Seconds to wait for clients to close on SIGTERM.",
+         number("shutdown-timeout", float, 0, 10, zero="drop them at once")],
         ["metrics-endpoint", None, None,
          "Serve /metrics (Prometheus) and /healthz here, e.g. tcp:9282:interface=127.0.0.1."],
         ["log-format", None, "text", "Log lines as text or json (one object per line)."],
         ["watch-certificates", None, 0.0,
          "Check TLS files for changes every so many seconds and reload them; 0: only on SIGHUP.",
-         float],
+         number("watch-certificates", float, 0, 60, zero="only on SIGHUP")],
     ]
+
+    def parseOptions(self, options=None):
+        """
+        Parse; a usage error ends the process with its one line, not under
+        the whole help text.
+        """
+        try:
+            super().parseOptions(options)
+        except usage.UsageError as e:
+            raise SystemExit(f"wss: {e} (twistd wss --help lists the options)") from None
+
+    def opt_version(self):
+        """Print this service's version and exit."""
+        print(f"wss-service {__version__}")
+        raise SystemExit(0)
 
     def __init__(self):
         super().__init__()
@@ -100,7 +160,9 @@ class Options(usage.Options):
         self["endpoints"] = self["endpoints"] or [DEFAULT_ENDPOINT]
         self["trustedProxies"] = self["trustedProxies"] or list(LOOPBACK)
         if self["log-format"] not in ("text", "json"):
-            raise usage.UsageError("--log-format is text or json")
+            raise usage.UsageError(
+                f"--log-format takes text or json, not {self['log-format']!r}; "
+                f"e.g. --log-format json")
         if self["log-format"] == "json" and self.parent is not None:
             # Read by twistd's logger, which starts after the options are parsed.
             self.parent["logger"] = f"{jsonObserver.__module__}.{jsonObserver.__name__}"
@@ -140,14 +202,14 @@ def _buildService(options, reactor):
             tlsByFiles[keyPair] = ServerTLS(keyPair)
         return tlsByFiles[keyPair]
 
-    def listener(description, factory):
-        endpoint, _ = listeningEndpoint(reactor, description, tlsFor)
-        return ListeningService(description, endpoint, factory)
+    def listener(description, factory, scheme):
+        endpoint, tls = listeningEndpoint(reactor, description, tlsFor)
+        return ListeningService(description, endpoint, factory, scheme + "s" * bool(tls))
 
-    listeners = [listener(description, factory) for description in options["endpoints"]]
+    listeners = [listener(description, factory, "ws") for description in options["endpoints"]]
     if options["metrics-endpoint"]:
         site = metricsSite(Collector(service), service)
-        listeners.append(listener(options["metrics-endpoint"], site))
+        listeners.append(listener(options["metrics-endpoint"], site, "http"))
         service.stopLast = listeners[-1:]
     service.tls = list(tlsByFiles.values())
     for child in listeners:
@@ -162,9 +224,8 @@ def _buildService(options, reactor):
 
 def workerArguments(options):
     """The twistd command line of a worker: these options, less the endpoints."""
-    arguments = ["-n", "--pidfile="]
-    if options["log-format"] == "json":
-        arguments.append(f"--logger={jsonObserver.__module__}.{jsonObserver.__name__}")
+    observer = jsonObserver if options["log-format"] == "json" else workerTextObserver
+    arguments = ["-n", "--pidfile=", f"--logger={observer.__module__}.{observer.__name__}"]
     arguments.append("wss")
     for name, _, default, _, *_ in options.optParameters:
         if name not in ("workers", "metrics-endpoint") and options[name] != default:

@@ -18,6 +18,7 @@ from twisted.internet.protocol import Factory, Protocol, ProcessProtocol
 from twisted.logger import Logger
 
 from wss_service.endpoints import inheritedDescription
+from wss_service.logs import WORKER_VARIABLE
 from wss_service.service import SignalledService, cannotListen
 
 log = Logger(namespace="wss")
@@ -53,9 +54,11 @@ class SharedSockets(Service):
 
     def privilegedStartService(self):
         super().privilegedStartService()
+        holder = Factory.forProtocol(Protocol)
+        holder.noisy = False
         for _, description, endpoint in self.endpoints:
             failures = []
-            d = endpoint.listen(Factory.forProtocol(Protocol))
+            d = endpoint.listen(holder)
             d.addCallbacks(self.ports.append, failures.append)
             if failures:
                 cannotListen(description, failures[0].value)
@@ -112,6 +115,7 @@ class Supervisor(Service):
         env["LISTEN_FDS"] = str(len(filenos))
         # Twisted adopts inherited sockets only when they are all named.
         env["LISTEN_FDNAMES"] = ":".join(f"wss-{i}" for i in range(len(filenos)))
+        env[WORKER_VARIABLE] = str(number)
         arguments = self.arguments + self.sockets.workerArguments()
         childFDs = {0: 0, 1: 1, 2: 2}
         childFDs.update({3 + i: fileno for i, fileno in enumerate(filenos)})

@@ -58,6 +58,31 @@ class BadInputTests(TestCase):
     def test_badApp(self):
         self.assertFailsWith("cannot import", "--app", "no_such_module:App")
         self.assertFailsWith("not a subclass", "--app", "tests.support.apps:NotAProtocol")
+        self.assertFailsWith("raising_app.py:3: RuntimeError: no database configured",
+                             "--app", "tests.support.broken.raising_app:App")
+        self.assertFailsWith("syntax_app.py:3: SyntaxError",
+                             "--app", "tests.support.broken.syntax_app:App")
+
+    def test_badNumbersAndUsage(self):
+        for fragment, arguments in [
+            ("--workers takes a whole number, 1 or more, not '0'", ["--workers", "0"]),
+            ("--workers takes a whole number", ["--workers", "abc"]),
+            ("--max-connections takes a whole number, 0 (no limit) or more, not '-3'",
+             ["--max-connections", "-3"]),
+            ("--idle-timeout takes a number of seconds", ["--idle-timeout=-1"]),
+            ("--shutdown-timeout takes a number of seconds", ["--shutdown-timeout=-5"]),
+            ("--log-format takes text or json", ["--log-format", "xml"]),
+            ("option --nope not recognized", ["--nope"]),
+            ("tcp: takes no option foo=", ["--endpoint", "tcp:8282:foo=1"]),
+        ]:
+            self.assertFailsWith(fragment, *arguments)
+
+    def test_version(self):
+        from wss_service import __version__
+
+        result = runTwistd("--version")
+        self.assertEqual((result.returncode, result.stdout.strip()),
+                         (0, f"wss-service {__version__}"))
 
     def test_expiredCertificateWarns(self):
         pki = PKI(self.mktemp(), expired=True)

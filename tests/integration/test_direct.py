@@ -51,6 +51,12 @@ class DirectTests(TestCase):
     def test_ws(self):
         self.assertEqual(exchange(f"ws://127.0.0.1:{self.port}/wss"), "ok")
 
+    def test_saysWhereItListens(self):
+        self.service.waitForLog(f"listening on wss://127.0.0.1:{self.tlsPort}")
+        log = self.service.log()
+        self.assertIn(f"listening on ws://127.0.0.1:{self.port}\n", log)
+        self.assertNotIn(" object at 0x", log)
+
     def test_wssVerifiedAgainstTestCA(self):
         self.assertEqual(self.wss(), "ok")
         self.assertEqual(self.wss(host="127.0.0.1"), "ok")

@@ -63,6 +63,11 @@ class WorkersTests(TestCase):
             time.sleep(0.1)
         raise AssertionError(f"not {count} workers: {self.workerPids()}")
 
+    def test_linesNameTheirWorker(self):
+        for number in (0, 1):
+            self.service.waitForLog(f"[worker {number} wss#info] listening on ws://127.0.0.1:")
+        self.assertNotIn(" object at 0x", self.service.log())
+
     def test_connectionsSpreadOverWorkers(self):
         self.waitForWorkers()
         pids = self.pids() | self.pids(url=f"wss://localhost:{self.tlsPort}/wss",
