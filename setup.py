@@ -8,13 +8,17 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["wss_service", "wss_service.*"]) + ["twisted.plugins"],
+    # The ranges the tests cover: .ci/run runs them on the newest releases
+    # and again on each floor (autobahn 26.7.1 is the first to bound what a
+    # compressed message inflates to; pyOpenSSL 24.3 the first to take
+    # cryptography's keys).
     install_requires=[
-        "twisted>=24.7",
-        "autobahn>=24.4",
-        "pyopenssl>=24.0",
-        "service-identity>=24.1",
-        "cryptography>=42",
-        "prometheus-client>=0.17",
+        "twisted>=24.7,<27",
+        "autobahn>=26.7.1,<27",
+        "pyopenssl>=24.3,<27",
+        "service-identity>=24.1,<27",
+        "cryptography>=42,<51",
+        "prometheus-client>=0.17,<1",
     ],
     extras_require={
         "test": ["websockets>=13", "hypothesis>=6", "setuptools>=70.1"],

@@ -13,7 +13,7 @@ from wss_service.factory import Settings
 from wss_service.apps import EchoProtocol, OkProtocol
 from wss_service.endpoints import TLSServerEndpoint
 from wss_service.service import WssService
-from wss_service.tlsbuffers import BufferReleaser
+from wss_service.fastpaths.tlsbuffers import BufferReleaser
 
 
 def options(*argv):

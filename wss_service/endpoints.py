@@ -14,11 +14,11 @@ import re
 
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IStreamServerEndpoint
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from zope.interface import implementer
 
 from wss_service.errors import ConfigurationError
 from wss_service.tls import KeyPair
-from wss_service.tlstransport import TLSFactory
 
 TLS_KEYS = ("privateKey", "certKey", "extraCertChain")
 EXAMPLES = "e.g. tcp:8282:interface=127.0.0.1 or ssl:443:privateKey=KEY:certKey=CERT"
@@ -28,13 +28,14 @@ EXAMPLES = "e.g. tcp:8282:interface=127.0.0.1 or ssl:443:privateKey=KEY:certKey=
 class TLSServerEndpoint:
     """Serve TLS, with a given connection creator, over another endpoint."""
 
-    def __init__(self, wrapped, creator):
+    def __init__(self, wrapped, creator, tlsFactory=TLSMemoryBIOFactory):
         self.wrapped = wrapped
         self.creator = creator
+        self.tlsFactory = tlsFactory
 
     def listen(self, protocolFactory):
         return self.wrapped.listen(
-            TLSFactory(self.creator, False, protocolFactory)
+            self.tlsFactory(self.creator, False, protocolFactory)
         )
 
 
@@ -102,13 +103,14 @@ def _inUserWords(description, error):
     return text
 
 
-def listeningEndpoint(reactor, description, tlsFor):
+def listeningEndpoint(reactor, description, tlsFor, tlsFactory=TLSMemoryBIOFactory):
     """
     Parse one C{--endpoint} value.
 
     @param tlsFor: called with a L{KeyPair}, returns the
         L{wss_service.tls.ServerTLS} to use for it (so that endpoints with
         the same files share one).
+    @param tlsFactory: the TLS layer under its connections.
     @return: C{(endpoint, ServerTLS or None)}
     @raise ConfigurationError: for a string that cannot work.
     """
@@ -128,7 +130,7 @@ def listeningEndpoint(reactor, description, tlsFor):
     if options is None:
         return endpoint, None
     tls = tlsFor(_keyPair(description, options))
-    return TLSServerEndpoint(endpoint, tls), tls
+    return TLSServerEndpoint(endpoint, tls, tlsFactory), tls
 
 
 def _escape(value):

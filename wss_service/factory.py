@@ -10,6 +10,7 @@ from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflat
 from autobahn.websocket.types import ConnectionDeny
 from twisted.internet import defer
 
+from wss_service import fastpaths
 from wss_service.metrics import Metrics
 from wss_service.protocol import normalizeOrigin, serviceProtocol
 
@@ -46,9 +47,14 @@ class ServiceFactory(WebSocketServerFactory):
     # The service says where it listens, in URLs, instead.
     noisy = False
 
-    def __init__(self, app, settings=None, reactor=None):
+    def __init__(self, app, settings=None, reactor=None, fast=None):
+        """
+        @param fast: the L{FastPaths} to use; by default every one the
+            installed libraries allow.
+        """
         super().__init__(server="wss-service", reactor=reactor)
         settings = settings or Settings()
+        self.fast = fast if fast is not None else fastpaths.available()
         self.paths = frozenset(settings.paths)
         self.origins = frozenset(normalizeOrigin(o) for o in settings.origins)
         self.trustedProxies = tuple(settings.trustedProxies)
@@ -72,7 +78,7 @@ class ServiceFactory(WebSocketServerFactory):
         if settings.compression:
             self.setProtocolOptions(perMessageCompressionAccept=self.acceptDeflate)
         self.protocol = serviceProtocol(
-            app, {name: getattr(self, name) for name in app.CONFIG_ATTRS})
+            app, {name: getattr(self, name) for name in app.CONFIG_ATTRS}, self.fast)
 
     def acceptDeflate(self, offers):
         """

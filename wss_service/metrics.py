@@ -5,15 +5,38 @@ the Prometheus text format with a health check.
 Message and byte totals come from Autobahn's own per-connection traffic
 statistics: those of closed connections are added up when they close, those
 of open ones at scrape time.
+
+Under C{--workers}, each worker also copies its figures into
+prometheus_client's multiprocess files (L{SharedFigures}) every
+L{SHARE_SECONDS} and before it answers a scrape, so a scrape of whichever
+worker sees the whole service: totals over every worker, those that ended or
+were restarted included, each counted once (a worker writes files of its own
+pid), with C{wss_worker_connections{pid}} per live worker.
 """
 
+import os
+import shutil
+import tempfile
 from collections import Counter
 
 from prometheus_client import CollectorRegistry
+from prometheus_client import Counter as SharedCounter, Gauge as SharedGauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.twisted import MetricsResource
+from twisted.application.service import Service
+from twisted.internet.task import LoopingCall
 from twisted.web.resource import Resource
 from twisted.web.server import Site
+
+# Read by prometheus_client when it is imported: set by the master for workers.
+DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+SHARE_SECONDS = 2.0
+# How a gauge adds up over workers: (prometheus_client's mode, per-worker twin or None).
+GAUGES = {
+    "wss_connections": ("livesum", "wss_worker_connections"),
+    "wss_certificate_expiry_timestamp_seconds": ("livemin", None),
+}
 
 TRAFFIC = (
     ("messages_received", "incomingWebSocketMessages", "Data messages received."),
@@ -98,10 +121,116 @@ class Health(Resource):
         return b"stopping\n"
 
 
-def metricsSite(collector, service):
-    """A web site with C{/metrics} and C{/healthz}."""
-    registry = CollectorRegistry(auto_describe=True)
-    registry.register(collector)
+class SharedFigures:
+    """
+    This worker's figures, copied into prometheus_client's multiprocess
+    files: counters as what they grew by since the last copy, gauges as they
+    are.
+    """
+
+    def __init__(self, collector):
+        self.collector = collector
+        self._metrics = {}
+        self._copied = Counter()
+
+    def _metric(self, kind, name, documentation, labels, mode=None):
+        if name not in self._metrics:
+            options = {"multiprocess_mode": mode} if mode else {}
+            self._metrics[name] = kind(name, documentation, labels, registry=None, **options)
+        return self._metrics[name]
+
+    def copy(self):
+        for family in self.collector.collect():
+            for sample in family.samples:
+                names = sorted(sample.labels)
+                values = [sample.labels[n] for n in names]
+                if family.type == "counter":
+                    if not sample.name.endswith("_total"):
+                        continue
+                    key = (sample.name, tuple(values))
+                    grown = sample.value - self._copied[key]
+                    metric = self._metric(SharedCounter, family.name, family.documentation, names)
+                    if grown > 0:
+                        (metric.labels(*values) if names else metric).inc(grown)
+                        self._copied[key] = sample.value
+                    continue
+                mode, twin = GAUGES[family.name]
+                for name, kind in [(family.name, mode), (twin, "liveall")]:
+                    if name:
+                        metric = self._metric(SharedGauge, name, family.documentation, names,
+                                              kind)
+                        (metric.labels(*values) if names else metric).set(sample.value)
+
+
+class _CopiedFirst:
+    """Every worker's figures, this one's copied first so that they are current."""
+
+    def __init__(self, shared):
+        self.shared = shared
+        self.collector = MultiProcessCollector(None)
+
+    def collect(self):
+        self.shared.copy()
+        return self.collector.collect()
+
+
+class ShareFigures(Service):
+    """In a worker: copies its figures every L{SHARE_SECONDS}."""
+
+    def __init__(self, shared, clock):
+        self._loop = LoopingCall(shared.copy)
+        self._loop.clock = clock
+
+    def startService(self):
+        super().startService()
+        self._loop.start(SHARE_SECONDS)
+
+    def stopService(self):
+        if self._loop.running:
+            self._loop.stop()
+        return super().stopService()
+
+
+class SharedDirectory(Service):
+    """
+    In the master: the directory the workers share their figures in, made
+    at start and removed at the end; a worker that ends leaves its counters
+    there and takes its live gauges with it.
+    """
+
+    def __init__(self):
+        self.path = None
+
+    def privilegedStartService(self):
+        super().privilegedStartService()
+        self.path = tempfile.mkdtemp(prefix="wss-metrics-")
+
+    def environment(self):
+        return {DIRECTORY_VARIABLE: self.path}
+
+    def workerEnded(self, pid):
+        mark_process_dead(pid, self.path)
+
+    def stopService(self):
+        super().stopService()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+def sharedDirectory():
+    """The directory workers share their figures in, or L{None} outside C{--workers}."""
+    return os.environ.get(DIRECTORY_VARIABLE) or None
+
+
+def metricsSite(collector, service, shared=None):
+    """
+    A web site with C{/metrics} and C{/healthz}: this process's figures, or,
+    with C{shared} (a L{SharedFigures}), every worker's.
+    """
+    registry = CollectorRegistry(auto_describe=not shared)
+    if shared:
+        registry.register(_CopiedFirst(shared))
+    else:
+        registry.register(collector)
     root = Resource()
     root.putChild(b"metrics", MetricsResource(registry))
     root.putChild(b"healthz", Health(service))

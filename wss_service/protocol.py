@@ -4,21 +4,20 @@ only: nothing here runs per message.
 """
 
 from http import HTTPStatus
-from pprint import pformat
 from urllib.parse import urlsplit
 
-import autobahn.websocket.protocol as autobahnProtocol
 from autobahn.websocket.protocol import WebSocketProtocol
 from autobahn.websocket.types import ConnectionDeny
 from OpenSSL import SSL
 from twisted.internet.interfaces import ISSLTransport
 from twisted.logger import Logger
 
-from wss_service.frames import ShortRoad, takesShortRoad
+from wss_service.fastpaths.frames import ShortRoad, takesShortRoad
+from wss_service.fastpaths.quietsettings import QuietSettings
+from wss_service.fastpaths.tlsbuffers import releaseBuffers
 from wss_service.httphead import headProblem
 from wss_service.limits import SendGuard
 from wss_service.realip import clientAddress
-from wss_service.tlsbuffers import releaseBuffers
 
 GOING_AWAY = 1001
 
@@ -43,18 +42,6 @@ def normalizeOrigin(origin):
     return f"{parts.scheme}://{host}:{port}"
 
 
-class LazyFormat:
-    """C{pformat(value)}, computed only if a log line is really written."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value):
-        self.value = value
-
-    def __format__(self, spec):
-        return format(pformat(self.value), spec)
-
-
 def _peerText(address):
     host = getattr(address, "host", None)
     return f"{host}:{address.port}" if host else str(address)
@@ -76,14 +63,7 @@ class ServiceProtocol:
     _openedAt = None
 
     def _connectionMade(self):
-        # Autobahn pretty-prints every connection's settings for a debug
-        # line, whether or not debug lines are written: about a third of
-        # a TLS connection's set-up time.
-        autobahnProtocol.pformat = LazyFormat
-        try:
-            super()._connectionMade()
-        finally:
-            autobahnProtocol.pformat = pformat
+        super()._connectionMade()
         self.factory.connections.add(self)
 
     def _connectionLost(self, reason):
@@ -126,7 +106,7 @@ class ServiceProtocol:
     def _onOpen(self):
         factory = self.factory
         self._openedAt = factory.reactor.seconds()
-        if ISSLTransport.providedBy(self.transport):
+        if factory.fast.buffers and ISSLTransport.providedBy(self.transport):
             # Once the 101 response has left the TLS buffers.
             factory.reactor.callLater(0, releaseBuffers, self.transport.getHandle())
         factory.metrics.opened()
@@ -182,18 +162,23 @@ class ServiceProtocol:
             self.dropConnection(abort=True)
 
 
-def serviceProtocol(app, options):
+def serviceProtocol(app, options, fast):
     """
     The class the factory builds: L{ServiceProtocol} in front of C{app},
-    with the short road for frames if C{app} leaves Autobahn's frame and
-    message steps alone.
+    with the fast paths C{fast} (a L{wss_service.fastpaths.FastPaths})
+    allows: the short road for frames if C{app} leaves Autobahn's frame and
+    message steps alone, and no settings pretty-printed per connection.
 
     C{options}, Autobahn's per-connection settings, go on the class: Autobahn
     copies onto each connection only those it does not find there, so one
     copy serves every connection (about 1.7 KiB less each). Those that
     C{app} sets itself win, as they do with Autobahn.
     """
-    bases = (ServiceProtocol, ShortRoad, app) if takesShortRoad(app) else (ServiceProtocol, app)
+    bases = [ServiceProtocol]
+    if fast.quietSettings:
+        bases.append(QuietSettings)
+    if fast.frames and takesShortRoad(app):
+        bases.append(ShortRoad)
     shared = {name: staticmethod(value) if callable(value) else value
               for name, value in options.items() if not hasattr(app, name)}
-    return type(app.__name__, bases, shared)
+    return type(app.__name__, (*bases, app), shared)

@@ -6,15 +6,16 @@ import math
 
 from twisted.python import usage
 
-from wss_service import __version__
+from wss_service import __version__, fastpaths
 from wss_service.apps import loadApp
 from wss_service.endpoints import listeningEndpoint
 from wss_service.errors import ConfigurationError
 from wss_service.factory import MiB, ServiceFactory, Settings
 from wss_service.limits import IdleSweeper
-from wss_service.tlsbuffers import SWEEP_SECONDS, BufferReleaser
+from wss_service.fastpaths.tlsbuffers import SWEEP_SECONDS, BufferReleaser
 from wss_service.logs import jsonObserver, workerTextObserver
-from wss_service.metrics import Collector, metricsSite
+from wss_service.metrics import (Collector, ShareFigures, SharedDirectory, SharedFigures,
+                                 metricsSite, sharedDirectory)
 from wss_service.realip import LOOPBACK, parseNetworks
 from wss_service.service import ListeningService, WssService, rememberSighup
 from wss_service.systemd import SystemdService
@@ -66,6 +67,8 @@ class Options(usage.Options):
 
     optFlags = [
         ["compression", None, "Accept permessage-deflate (bounded by --max-message-size)."],
+        ["no-fast-paths", None,
+         "Serve with Twisted's TLS layer and Autobahn's frame road only (slower; to compare)."],
     ]
 
     optParameters = [
@@ -192,7 +195,8 @@ def _settings(options):
 
 
 def _buildService(options, reactor):
-    factory = ServiceFactory(loadApp(options["app"]), _settings(options), reactor)
+    fast = fastpaths.select(not options["no-fast-paths"])
+    factory = ServiceFactory(loadApp(options["app"]), _settings(options), reactor, fast)
     service = WssService(factory, options["shutdown-timeout"], options["watch-certificates"],
                          reactor)
     tlsByFiles = {}
@@ -203,20 +207,24 @@ def _buildService(options, reactor):
         return tlsByFiles[keyPair]
 
     def listener(description, factory, scheme):
-        endpoint, tls = listeningEndpoint(reactor, description, tlsFor)
+        endpoint, tls = listeningEndpoint(reactor, description, tlsFor, fast.tlsFactory())
         return ListeningService(description, endpoint, factory, scheme + "s" * bool(tls))
 
     listeners = [listener(description, factory, "ws") for description in options["endpoints"]]
     if options["metrics-endpoint"]:
-        site = metricsSite(Collector(service), service)
+        collector = Collector(service)
+        shared = SharedFigures(collector) if sharedDirectory() else None
+        site = metricsSite(collector, service, shared)
         listeners.append(listener(options["metrics-endpoint"], site, "http"))
+        if shared:
+            ShareFigures(shared, reactor).setServiceParent(service)
         service.stopLast = listeners[-1:]
     service.tls = list(tlsByFiles.values())
     for child in listeners:
         child.setServiceParent(service)
     if options["idle-timeout"]:
         IdleSweeper(factory, options["idle-timeout"], reactor).setServiceParent(service)
-    if service.tls:
+    if service.tls and fast.buffers:
         BufferReleaser(factory, SWEEP_SECONDS, reactor).setServiceParent(service)
     SystemdService(listeners, reactor).setServiceParent(service)
     return service
@@ -250,7 +258,9 @@ def _buildMaster(options, reactor):
         endpoint, tls = listeningEndpoint(reactor, description, ServerTLS)
         endpoints.append((option, description, endpoint.wrapped if tls else endpoint))
     sockets = SharedSockets(endpoints)
-    supervisor = Supervisor(sockets, workerArguments(options), options["workers"], reactor)
+    figures = SharedDirectory() if options["metrics-endpoint"] else None
+    supervisor = Supervisor(sockets, workerArguments(options), options["workers"], reactor,
+                            figures)
     service = MasterService(sockets, supervisor, reactor)
     SystemdService([], reactor).setServiceParent(service)
     return service

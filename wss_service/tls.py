@@ -14,12 +14,12 @@ from datetime import datetime, timezone
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from OpenSSL import SSL
-from OpenSSL._util import lib as _lib
 from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from wss_service.errors import ConfigurationError
+from wss_service.fastpaths.openssl import setCurves
 
 CIPHERS = (
     b"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
@@ -101,7 +101,9 @@ def makeContext(key, certificates):
     )
     context.set_mode(SSL.MODE_RELEASE_BUFFERS)
     context.set_cipher_list(CIPHERS)
-    _lib.SSL_CTX_set1_curves_list(context._context, CURVES)
+    if not setCurves(context, CURVES):
+        log.warn("cannot restrict TLS curves to {curves} with this pyOpenSSL; OpenSSL's "
+                 "defaults serve", curves=CURVES.decode())
     context.set_session_id(b"wss_service")
     context.use_privatekey(key)
     context.use_certificate(certificates[0])

@@ -89,6 +89,8 @@ class Worker(ProcessProtocol):
         self.ended = defer.Deferred()
 
     def processEnded(self, reason):
+        if self.supervisor.figures:
+            self.supervisor.figures.workerEnded(self.pid)
         self.ended.callback(None)
         self.supervisor.workerEnded(self, reason.value.exitCode, reason.value.signal)
 
@@ -96,11 +98,16 @@ class Worker(ProcessProtocol):
 class Supervisor(Service):
     """Keeps C{count} workers running on the master's sockets."""
 
-    def __init__(self, sockets, arguments, count, reactor):
+    def __init__(self, sockets, arguments, count, reactor, figures=None):
+        """
+        @param figures: the L{wss_service.metrics.SharedDirectory} the
+            workers share their metrics in, if they serve metrics.
+        """
         self.sockets = sockets
         self.arguments = arguments
         self.count = count
         self.reactor = reactor
+        self.figures = figures
         self.workers = {}
 
     def startService(self):
@@ -116,6 +123,8 @@ class Supervisor(Service):
         # Twisted adopts inherited sockets only when they are all named.
         env["LISTEN_FDNAMES"] = ":".join(f"wss-{i}" for i in range(len(filenos)))
         env[WORKER_VARIABLE] = str(number)
+        if self.figures:
+            env.update(self.figures.environment())
         arguments = self.arguments + self.sockets.workerArguments()
         childFDs = {0: 0, 1: 1, 2: 2}
         childFDs.update({3 + i: fileno for i, fileno in enumerate(filenos)})
@@ -124,6 +133,7 @@ class Supervisor(Service):
         launch = LAUNCH.format(master=os.getpid())
         self.reactor.spawnProcess(worker, sys.executable, [sys.executable, "-c", launch, *arguments],
                                   env=env, childFDs=childFDs)
+        worker.pid = worker.transport.pid
         log.info("worker {number} started (pid {pid})", number=number, pid=worker.transport.pid)
 
     def workerEnded(self, worker, exitCode, signum):
@@ -165,6 +175,9 @@ class MasterService(SignalledService):
     def __init__(self, sockets, supervisor, reactor):
         super().__init__(reactor)
         self.supervisor = supervisor
+        if supervisor.figures:
+            # First in, last out: removed once every worker has ended.
+            supervisor.figures.setServiceParent(self)
         sockets.setServiceParent(self)
         supervisor.setServiceParent(self)
 

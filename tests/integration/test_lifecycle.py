@@ -7,6 +7,7 @@ SIGHUP reloads certificates without dropping anyone.
 import shutil
 import signal
 import socket
+import time
 
 from twisted.trial.unittest import TestCase
 
@@ -53,12 +54,15 @@ class ShutdownTests(TestCase):
             port = freePort()
             service = Service(self, "--endpoint", f"tcp:{port}:interface=127.0.0.1",
                               port=port, wait=False)
+            # As soon as it listens: polled without a pause, to a deadline.
+            deadline = time.monotonic() + 15
             while True:
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()
                     break
                 except ConnectionRefusedError:
-                    pass
+                    self.assertIsNone(service.process.poll(), service.log())
+                    self.assertLess(time.monotonic(), deadline, "never listened")
             self.assertEqual(service.stop(signal.SIGTERM), 0, service.log())
 
     def test_stubbornClientsCutAfterTimeout(self):

@@ -13,6 +13,7 @@ import time
 from twisted.trial.unittest import TestCase
 
 from tests.integration.test_lifecycle import servedCertificate
+from tests.integration.test_operations import get
 from tests.support.clients import closeCodes, connection, exchange
 from tests.support.pki import PKI
 from tests.support.service import Service, freePort
@@ -130,3 +131,64 @@ class WorkersTests(TestCase):
             except ssl.SSLError:
                 inARow = 0
         self.assertNotIn("exited", self.service.log())
+
+
+def figures(text):
+    """The samples of a Prometheus text page: C{{name{labels}: value}}."""
+    return {k: float(v) for k, v in (l.rsplit(" ", 1) for l in text.splitlines()
+                                     if l and not l.startswith("#"))}
+
+
+class WorkerMetricsTests(TestCase):
+    def setUp(self):
+        self.port, self.metricsPort = freePort(), freePort()
+        self.service = Service(
+            self, "--workers", "2", "--app", "tests.support.apps:PidProtocol",
+            "--endpoint", f"tcp:{self.port}:interface=127.0.0.1",
+            "--metrics-endpoint", f"tcp:{self.metricsPort}:interface=127.0.0.1", port=self.port)
+        self.url = f"ws://127.0.0.1:{self.port}/wss"
+
+    def scrapes(self, wanted, timeout=15):
+        """Scrape until every scrape of a round of 10 shows C{wanted}; the last scrape."""
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = [figures(get(f"http://127.0.0.1:{self.metricsPort}/metrics")[1])
+                    for _ in range(10)]
+            if all(all(page.get(k) == v for k, v in wanted.items()) for page in seen):
+                return seen[-1]
+            self.assertLess(time.monotonic(), deadline, f"never {wanted}: {seen[-1]}")
+            time.sleep(0.2)
+
+    def test_scrapeSeesEveryWorker(self):
+        held, pids = [], set()
+        while len(pids) < 2 or len(held) < 6:
+            client = connection(self.url)
+            client.send("tom")
+            pids.add(client.recv(timeout=10))
+            held.append(client)
+        for _ in range(4):
+            exchange(self.url)
+        opened = len(held) + 4
+        page = self.scrapes({"wss_connections": len(held),
+                             "wss_connections_accepted_total": opened,
+                             "wss_messages_received_total": opened})
+        perWorker = {k: v for k, v in page.items() if k.startswith("wss_worker_connections{")}
+        self.assertEqual({k.split('pid="')[1].split('"')[0] for k in perWorker}, pids)
+        self.assertEqual(sum(perWorker.values()), len(held))
+
+        # A worker killed: what it counted stays, its open connections go.
+        victim = sorted(pids)[0]
+        lost = 0
+        for client in held:
+            client.send("tom")
+            lost += client.recv(timeout=10) == victim
+        # Once its figures were shared (a worker shares them every 2 s).
+        counted = {"wss_connections_accepted_total": opened,
+                   "wss_messages_received_total": opened + len(held)}
+        self.scrapes(counted)
+        os.kill(int(victim), signal.SIGKILL)
+        self.service.waitForLog("restarting in")
+        page = self.scrapes({"wss_connections": len(held) - lost, **counted})
+        self.assertNotIn(f'wss_worker_connections{{pid="{victim}"}}', page)
+        for client in held:
+            client.close()

@@ -89,6 +89,10 @@ class Service:
     """
     One running C{twistd -n wss} process, stopped when the test ends.
 
+    The test case's C{serviceArguments} (a tuple, if it has one) come first
+    among the options: a subclass can run a whole test class again with, say,
+    C{--no-fast-paths}.
+
     @ivar port: the port of its first endpoint, if it was given one.
     """
 
@@ -97,6 +101,7 @@ class Service:
         self._log = open(self.logPath, "w")
         self.port = port
         command = command or [TWISTD, "-n", "--pidfile=", "wss"]
+        arguments = (*getattr(testCase, "serviceArguments", ()), *arguments)
         self.process = subprocess.Popen(
             [*command, *arguments],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

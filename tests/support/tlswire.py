@@ -9,7 +9,7 @@ from twisted.internet.address import IPv4Address
 from tests.support.handshake import InMemory, Transport
 from tests.support.pki import PKI
 from wss_service.tls import KeyPair, ServerTLS
-from wss_service.tlstransport import TLSFactory
+from wss_service.fastpaths.tlstransport import TLSFactory
 
 
 class TLSWire(InMemory):

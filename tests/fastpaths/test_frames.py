@@ -12,7 +12,7 @@ from twisted.trial.unittest import TestCase
 from tests.support.handshake import InMemory
 from tests.test_protocol import factory
 from wss_service.apps import EchoProtocol
-from wss_service.frames import ShortRoad, takesShortRoad, unmask
+from wss_service.fastpaths.frames import ShortRoad, takesShortRoad, unmask
 
 EXAMPLES = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -5,10 +5,11 @@ up to a 64 KiB read in and a 16 KiB record out, for the rest of the
 connection. Fresh, empty BIOs hold nothing.
 """
 
-from OpenSSL._util import ffi as _ffi, lib as _lib
 from twisted.application.service import Service
 from twisted.internet.interfaces import ISSLTransport
 from twisted.internet.task import LoopingCall
+
+from wss_service.fastpaths.openssl import ffi as _ffi, lib as _lib
 
 SWEEP_SECONDS = 30.0
 

@@ -10,18 +10,63 @@ one of them (see L{HOOKS}) keeps Autobahn's road throughout.
 """
 
 import struct
+from importlib.metadata import version
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
-from autobahn.websocket import USES_NVX
-from autobahn.websocket.protocol import WebSocketProtocol
-from autobahn.websocket.xormasker import create_xor_masker
+from autobahn.websocket import protocol as autobahnProtocol
+from autobahn.websocket.protocol import TrafficStats, WebSocketProtocol
+
+try:
+    from autobahn.websocket.xormasker import create_xor_masker
+except ImportError:  # pragma: no cover - an Autobahn without it
+    create_xor_masker = None
 
 OPEN = WebSocketProtocol.STATE_OPEN
 CLOSED = WebSocketProtocol.STATE_CLOSED
 SHORT_MAX = 0xFFFF
 TEXT, BINARY = 0x81, 0x82
 MASKED = 0x80
-NATIVE_FROM = 1024 if USES_NVX else SHORT_MAX
+NATIVE_FROM = 1024 if getattr(autobahnProtocol, "USES_NVX", False) else SHORT_MAX
+
+# The Autobahn releases the tests cover, and what the short road reads and
+# writes of a connection beyond Autobahn's public interface.
+TESTED = (26, 26)
+AUTOBAHN = (
+    "data", "current_frame", "inside_message", "state", "_perMessageCompress", "logFrames",
+    "logOctets", "trackedTimings", "applyMask", "maskServerFrames", "autoFragmentSize",
+    "maxMessagePayloadSize", "maxFramePayloadSize", "_listeners", "trafficStats",
+    "autoPingTimeoutCall", "autoPingRestartOnAnyTraffic", "utf8validateIncoming", "send_queue",
+    "_cancelAutoPingTimeoutCall", "_dataReceived", "processData", "_onOpen",
+)
+TRAFFIC = (
+    "incomingOctetsWebSocketLevel", "incomingOctetsAppLevel", "incomingWebSocketFrames",
+    "incomingWebSocketMessages", "outgoingWebSocketMessages", "outgoingWebSocketFrames",
+    "outgoingOctetsAppLevel", "outgoingOctetsWebSocketLevel", "outgoingOctetsWireLevel",
+)
+
+
+def _namesAutobahnUses():
+    """Every attribute Autobahn's protocol classes define, read or assign."""
+    names = set(dir(WebSocketServerProtocol))
+    for cls in WebSocketServerProtocol.__mro__:
+        for value in vars(cls).values():
+            code = getattr(value, "__code__", None)
+            if code is not None:
+                names.update(code.co_names)
+    return names
+
+
+def missing():
+    """Why the short road cannot serve here, or L{None} if it can."""
+    release = version("autobahn")
+    if not TESTED[0] <= int(release.split(".")[0]) <= TESTED[1]:
+        return f"Autobahn {release} is outside the tested {TESTED[0]}-{TESTED[1]}"
+    absent = [] if create_xor_masker else ["create_xor_masker"]
+    absent += sorted(set(AUTOBAHN) - _namesAutobahnUses())
+    absent += [name for name in TRAFFIC if not hasattr(TrafficStats(), name)]
+    if absent:
+        return f"Autobahn lacks {', '.join(absent)}"
+    return None
 
 HOOKS = (
     "dataReceived", "_dataReceived", "processData", "onFrameBegin", "onFrameData", "onFrameEnd",

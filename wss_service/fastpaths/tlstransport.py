@@ -14,15 +14,53 @@ data and "want more" (close_notify, an alert, an error), the handshake and
 the connection's end are left to Twisted's own code.
 """
 
-from OpenSSL._util import ffi as _ffi, lib as _lib
+from OpenSSL import SSL
+from twisted.internet.interfaces import IOpenSSLServerConnectionCreator
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
+from zope.interface import implementer
+
+from wss_service.fastpaths import openssl
+from wss_service.fastpaths.openssl import ffi as _ffi, lib as _lib
 
 SIZE = 1 << 15
-WANT_READ = _lib.SSL_ERROR_WANT_READ
-# The reactor runs one thing at a time, and what is read is copied out
-# before the next read.
-_buffer = _ffi.new("char[]", SIZE)
+# What this layer uses of Twisted's, beyond its public interface.
+TWISTED = ("_write", "_bufferedWrite", "_flushSendBIO", "_flushReceiveBIO",
+           "_handshakeDone", "_lostTLSConnection", "_aborted")
+TWISTED_PER_CONNECTION = ("_appSendBuffer", "_tlsConnection")
+
+
+@implementer(IOpenSSLServerConnectionCreator)
+class _ProbeCreator:
+    def serverConnectionForTLS(self, tlsProtocol):
+        return SSL.Connection(SSL.Context(SSL.TLS_SERVER_METHOD), None)
+
+
+def missing():
+    """Why this layer cannot serve here, or L{None} if it can."""
+    problem = openssl.missing()
+    if problem:
+        return problem
+    absent = [name for name in TWISTED if not hasattr(TLSMemoryBIOProtocol, name)]
+    # The attributes Twisted sets on each connection, on one made in memory.
+    factory = TLSMemoryBIOFactory(_ProbeCreator(), False, Factory.forProtocol(Protocol),
+                                  clock=Clock())
+    probe = factory.buildProtocol(None)
+    probe.makeConnection(StringTransport())
+    absent += [name for name in TWISTED_PER_CONNECTION if not hasattr(probe, name)]
+    if absent:
+        return f"Twisted's TLSMemoryBIOProtocol lacks {', '.join(absent)}"
+    return None
+
+
+if _lib is not None:
+    WANT_READ = _lib.SSL_ERROR_WANT_READ
+    # The reactor runs one thing at a time, and what is read is copied out
+    # before the next read.
+    _buffer = _ffi.new("char[]", SIZE)
 
 
 def _pending(bio):

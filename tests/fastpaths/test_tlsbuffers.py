@@ -12,7 +12,7 @@ from tests.support.tlswire import TLSWire
 from tests.test_protocol import factory
 from wss_service.apps import EchoProtocol
 from wss_service.tls import KeyPair, ServerTLS
-from wss_service.tlsbuffers import BufferReleaser, releaseBuffers
+from wss_service.fastpaths.tlsbuffers import BufferReleaser, releaseBuffers
 
 
 def shuttle(sink, source):
