@@ -22,6 +22,16 @@ def options(*argv):
     return o
 
 
+def assertOneLineExit(testCase, fragment, call, *argv):
+    """C{call(*argv)} ends the process with one line C{wss: ...} holding C{fragment}."""
+    e = testCase.assertRaises(SystemExit, call, *argv)
+    message = str(e.code)
+    testCase.assertTrue(message.startswith("wss: "), message)
+    testCase.assertIn(fragment, message)
+    testCase.assertNotIn("\n", message)
+    return message
+
+
 class OptionsTests(TestCase):
     def test_defaults(self):
         o = options()
@@ -47,12 +57,7 @@ class OptionsTests(TestCase):
         self.assertEqual(o["ping-interval"], 0.5)
 
     def assertUsageLine(self, fragment, *argv):
-        e = self.assertRaises(SystemExit, options, *argv)
-        message = str(e.code)
-        self.assertTrue(message.startswith("wss: "), message)
-        self.assertIn(fragment, message)
-        self.assertNotIn("\n", message)
-        return message
+        return assertOneLineExit(self, fragment, options, *argv)
 
     def test_everyNumberChecked(self):
         numeric = [row for row in tap.Options.optParameters if len(row) > 4]
@@ -142,12 +147,7 @@ class MakeServiceTests(TestCase):
         self.assertFalse(f.webStatus)
 
     def assertExits(self, fragment, *argv):
-        e = self.assertRaises(SystemExit, self.make, *argv)
-        message = str(e.code)
-        self.assertTrue(message.startswith("wss: "), message)
-        self.assertIn(fragment, message)
-        self.assertNotIn("\n", message)
-        return message
+        return assertOneLineExit(self, fragment, self.make, *argv)
 
     def test_badEndpoint(self):
         self.assertExits("cannot use --endpoint 'tpc:8282'", "--endpoint", "tpc:8282")
