@@ -19,7 +19,9 @@ setup(
         "service-identity>=24.1,<27",
         "cryptography>=42,<51",
         "prometheus-client>=0.17,<1",
+        "certifi>=2024.2.2",
     ],
+    entry_points={"console_scripts": ["wss-doctor = wss_service.doctor.cli:main"]},
     extras_require={
         "test": ["websockets>=13", "hypothesis>=6", "setuptools>=70.1"],
         "bench": ["websockets>=13", "matplotlib>=3.7"],

@@ -1,5 +1,6 @@
 """
-`pip install .` (not editable) installs the plugin: `twistd --help` lists wss.
+`pip install .` (not editable) installs the plugin (`twistd --help` lists wss)
+and the wss-doctor script.
 """
 
 import os
@@ -32,3 +33,9 @@ class InstallTests(TestCase):
             capture_output=True, text=True, env=env, cwd=target, timeout=60,
         )
         self.assertTrue(check.stdout.startswith(target), check.stdout)
+        doctor = os.path.join(target, "bin", "wss-doctor")
+        self.assertTrue(os.path.exists(doctor), os.listdir(target))
+        result = subprocess.run([sys.executable, doctor, "--help"], capture_output=True,
+                                text=True, env=env, cwd=target, timeout=60)
+        self.assertIn("usage: wss-doctor", result.stdout)
+        self.assertEqual(result.returncode, 0, result.stderr)

@@ -17,6 +17,13 @@ def _name(common):
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
 
 
+def _san(host):
+    try:
+        return x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        return x509.DNSName(host)
+
+
 def _certificate(subject, key, issuer, issuerKey, ca, sans=(), notAfter=None):
     now = datetime.datetime.now(datetime.timezone.utc)
     builder = (
@@ -63,17 +70,17 @@ class PKI:
     intermediate); C{other.key} (a key that matches nothing).
     """
 
-    def __init__(self, directory, expired=False):
+    def __init__(self, directory, expired=False, hosts=("localhost", "127.0.0.1")):
         self.directory = os.path.abspath(directory)
         os.makedirs(self.directory, exist_ok=True)
         caKey, interKey, self.key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
         self.ca = _certificate("wss test CA", caKey, "wss test CA", caKey, True)
         self.intermediate = _certificate("wss test intermediate", interKey, "wss test CA", caKey, True)
-        sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+        sans = [_san(host) for host in hosts]
         notAfter = None
         if expired:
             notAfter = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=1)
-        self.leaf = _certificate("localhost", self.key, "wss test intermediate", interKey,
+        self.leaf = _certificate(hosts[0], self.key, "wss test intermediate", interKey,
                                  False, sans, notAfter)
         self._write("ca.pem", _pem(self.ca))
         self._write("server.key", _keyPem(self.key))

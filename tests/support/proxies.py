@@ -43,7 +43,8 @@ class Proxy:
         stopProcess(self.process)
 
 
-def nginx(testCase, port, backendPort, pki):
+def nginx(testCase, port, backendPort, pki, edits=None):
+    """nginx with the contrib site; C{edits} breaks it the way a user might."""
     binary = requireBinary("nginx")
     directory = temporaryDirectory(testCase)
     site = render("nginx/wss.conf", {
@@ -52,6 +53,7 @@ def nginx(testCase, port, backendPort, pki):
         FULLCHAIN: pki.path("fullchain.pem"),
         PRIVKEY: pki.path("server.key"),
         BACKEND: f"127.0.0.1:{backendPort}",
+        **(edits or {}),
     })
     temps = "\n".join(
         f"    {kind}_temp_path {directory}/{kind};"

@@ -1,0 +1,5 @@
+import sys
+
+from wss_service.doctor.cli import main
+
+sys.exit(main())
