@@ -20,6 +20,9 @@ setup(
         "cryptography>=42,<51",
         "prometheus-client>=0.17,<1",
         "certifi>=2024.2.2",
+        "txredisapi>=1.6,<2",
+        "hiredis>=3.0",
+        "pyjwt>=2.8,<3",
     ],
     entry_points={"console_scripts": ["wss-doctor = wss_service.doctor.cli:main"]},
     extras_require={

@@ -117,8 +117,8 @@ class MakeServiceTests(TestCase):
         self.assertIsInstance(service, WssService)
         children = [c for c in service if isinstance(c, StreamServerEndpointService)]
         self.assertEqual(len(children), 4)
-        self.assertEqual(len(list(service)), 6,
-                         "the listeners, the TLS buffer releaser and systemd's notifier")
+        self.assertEqual(len(list(service)), 7,
+                         "the listeners, the hub, the TLS buffer releaser and systemd's notifier")
         self.assertEqual(len([c for c in service if isinstance(c, BufferReleaser)]), 1)
         for child in children:
             self.assertIsInstance(child, StreamServerEndpointService)

@@ -6,12 +6,14 @@ C{self.clientAddress} (the real client, see L{wss_service.realip}) from
 C{onConnect} on.
 """
 
+import json
 import traceback
 from importlib import import_module
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 
 from wss_service.errors import ConfigurationError
+from wss_service.hub.errors import HubUnavailable
 
 
 class OkProtocol(WebSocketServerProtocol):
@@ -26,6 +28,33 @@ class EchoProtocol(WebSocketServerProtocol):
 
     def onMessage(self, payload, isBinary):
         self.sendMessage(payload, isBinary)
+
+
+class ChatProtocol(WebSocketServerProtocol):
+    """
+    A chat room on the hub: every text message goes to every member, on
+    whatever process or machine it is connected. Each member first gets
+    C{{"type": "welcome", "clientId": ...}}; then
+    C{{"type": "message", "from": CLIENT_ID, "text": ...}} for each message.
+    """
+
+    room = "chat"
+
+    def onOpen(self):
+        self.sendMessage(json.dumps({"type": "welcome", "clientId": self.clientId}).encode())
+        self.hub.joinGroup(self.clientId, self.room).addErrback(_redisAway)
+
+    def onMessage(self, payload, isBinary):
+        if not isBinary:
+            self.hub.sendToGroup(self.room, json.dumps(
+                {"type": "message", "from": self.clientId, "text": payload.decode()})
+            ).addErrback(_redisAway)
+
+
+def _redisAway(failure):
+    # While Redis is away, members here are still reached; the hub puts
+    # this process's groups back when it returns.
+    failure.trap(HubUnavailable)
 
 
 def _where(error):

@@ -11,6 +11,7 @@ from autobahn.websocket.types import ConnectionDeny
 from twisted.internet import defer
 
 from wss_service import fastpaths
+from wss_service.hub.hub import Hub
 from wss_service.metrics import Metrics
 from wss_service.protocol import normalizeOrigin, serviceProtocol
 
@@ -47,14 +48,18 @@ class ServiceFactory(WebSocketServerFactory):
     # The service says where it listens, in URLs, instead.
     noisy = False
 
-    def __init__(self, app, settings=None, reactor=None, fast=None):
+    def __init__(self, app, settings=None, reactor=None, fast=None, hub=None, tokens=None):
         """
         @param fast: the L{FastPaths} to use; by default every one the
             installed libraries allow.
+        @param hub: the L{Hub}; by default one in memory.
+        @param tokens: the L{Tokens} that verify C{?token=}, if any.
         """
         super().__init__(server="wss-service", reactor=reactor)
         settings = settings or Settings()
         self.fast = fast if fast is not None else fastpaths.available()
+        self.hub = hub if hub is not None else Hub(self.reactor)
+        self.tokens = tokens
         self.paths = frozenset(settings.paths)
         self.origins = frozenset(normalizeOrigin(o) for o in settings.origins)
         self.trustedProxies = tuple(settings.trustedProxies)

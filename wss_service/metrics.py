@@ -27,7 +27,8 @@ from prometheus_client.twisted import MetricsResource
 from twisted.application.service import Service
 from twisted.internet.task import LoopingCall
 from twisted.web.resource import Resource
-from twisted.web.server import Site
+
+from wss_service.web import QuietSite
 
 # Read by prometheus_client when it is imported: set by the master for workers.
 DIRECTORY_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
@@ -235,12 +236,3 @@ def metricsSite(collector, service, shared=None):
     root.putChild(b"metrics", MetricsResource(registry))
     root.putChild(b"healthz", Health(service))
     return QuietSite(root)
-
-
-class QuietSite(Site):
-    """No access log: scrapes every few seconds would drown the service's own lines."""
-
-    noisy = False
-
-    def log(self, request):
-        pass

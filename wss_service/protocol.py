@@ -16,6 +16,8 @@ from wss_service.fastpaths.frames import ShortRoad, takesShortRoad
 from wss_service.fastpaths.quietsettings import QuietSettings
 from wss_service.fastpaths.tlsbuffers import releaseBuffers
 from wss_service.httphead import headProblem
+from wss_service.hub.errors import HubUnavailable
+from wss_service.hub.tokens import TokenRefused
 from wss_service.limits import SendGuard
 from wss_service.realip import clientAddress
 
@@ -42,6 +44,11 @@ def normalizeOrigin(origin):
     return f"{parts.scheme}://{host}:{port}"
 
 
+def _hubFailed(failure):
+    failure.trap(HubUnavailable)
+    # Redis is away: the connection is held here, and put back when it returns.
+
+
 def _peerText(address):
     host = getattr(address, "host", None)
     return f"{host}:{address.port}" if host else str(address)
@@ -58,9 +65,16 @@ class ServiceProtocol:
     """
 
     clientAddress = None
+    clientId = None
     admitted = False
     refused = False
     _openedAt = None
+    _identity = None
+
+    @property
+    def hub(self):
+        """The L{wss_service.hub.hub.Hub}: reach other connections, uids, groups."""
+        return self.factory.hub
 
     def _connectionMade(self):
         super()._connectionMade()
@@ -69,6 +83,8 @@ class ServiceProtocol:
     def _connectionLost(self, reason):
         if self._openedAt is None and not self.refused:
             self.factory.metrics.handshakeFailures[self._failure(reason)] += 1
+        if self.clientId is not None:
+            self.factory.hub.detach(self.clientId)
         self.factory.forget(self)
         super()._connectionLost(reason)
 
@@ -100,6 +116,11 @@ class ServiceProtocol:
         self.clientAddress = clientAddress(
             peer, request.headers, factory.trustedProxies
         )
+        if factory.tokens is not None:
+            try:
+                self._identity = factory.tokens.verify(request.params.get("token", [None])[0])
+            except TokenRefused as e:
+                raise ConnectionDeny(401, str(e)) from None
         factory.admit(self)
         return super().onConnect(request)
 
@@ -113,6 +134,12 @@ class ServiceProtocol:
         if factory.sendTimeout:
             guard = SendGuard(self, factory.sendTimeout, factory.reactor)
             self.transport.registerProducer(guard, True)
+        self.clientId = factory.hub.attach(self)
+        if self._identity is not None:
+            uid, groups = self._identity
+            factory.hub.bindUid(self.clientId, uid).addErrback(_hubFailed)
+            for group in groups:
+                factory.hub.joinGroup(self.clientId, group).addErrback(_hubFailed)
         log.info(
             "open {client} peer={peer} path={path}",
             client=self.clientAddress,

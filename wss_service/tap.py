@@ -13,7 +13,11 @@ from wss_service.errors import ConfigurationError
 from wss_service.factory import MiB, ServiceFactory, Settings
 from wss_service.limits import IdleSweeper
 from wss_service.fastpaths.tlsbuffers import SWEEP_SECONDS, BufferReleaser
-from wss_service.logs import jsonObserver, workerTextObserver
+from wss_service.hub.api import apiSite, readKey
+from wss_service.hub.hub import Hub
+from wss_service.hub.redis import RedisLink, parseURL
+from wss_service.hub.tokens import Tokens
+from wss_service.logs import jsonObserver, workerNumber, workerTextObserver
 from wss_service.metrics import (Collector, ShareFigures, SharedDirectory, SharedFigures,
                                  metricsSite, sharedDirectory)
 from wss_service.realip import LOOPBACK, parseNetworks
@@ -110,6 +114,14 @@ class Options(usage.Options):
         ["metrics-endpoint", None, None,
          "Serve /metrics (Prometheus) and /healthz here, e.g. tcp:9282:interface=127.0.0.1."],
         ["log-format", None, "text", "Log lines as text or json (one object per line)."],
+        ["redis", None, None,
+         "Share the hub (and presence) with every process on this Redis, "
+         "e.g. redis://127.0.0.1:6379/0."],
+        ["api-endpoint", None, None,
+         "Serve the hub's HTTP API here, e.g. tcp:8283:interface=127.0.0.1."],
+        ["api-key-file", None, None, "The file holding the key API calls must send."],
+        ["jwt-key-file", None, None,
+         "Verify ?token=<JWT> on connect with this HMAC secret or RSA/EC public key (PEM)."],
         ["watch-certificates", None, 0.0,
          "Check TLS files for changes every so many seconds and reload them; 0: only on SIGHUP.",
          number("watch-certificates", float, 0, 60, zero="only on SIGHUP")],
@@ -196,7 +208,11 @@ def _settings(options):
 
 def _buildService(options, reactor):
     fast = fastpaths.select(not options["no-fast-paths"])
-    factory = ServiceFactory(loadApp(options["app"]), _settings(options), reactor, fast)
+    hub = _hub(options, reactor)
+    tokens = Tokens(options["jwt-key-file"]) if options["jwt-key-file"] else None
+    key = readKey(options["api-key-file"]) if options["api-endpoint"] else None
+    factory = ServiceFactory(loadApp(options["app"]), _settings(options), reactor, fast, hub,
+                             tokens)
     service = WssService(factory, options["shutdown-timeout"], options["watch-certificates"],
                          reactor)
     tlsByFiles = {}
@@ -211,6 +227,8 @@ def _buildService(options, reactor):
         return ListeningService(description, endpoint, factory, scheme + "s" * bool(tls))
 
     listeners = [listener(description, factory, "ws") for description in options["endpoints"]]
+    if options["api-endpoint"]:
+        listeners.append(listener(options["api-endpoint"], apiSite(hub, key), "http"))
     if options["metrics-endpoint"]:
         collector = Collector(service)
         shared = SharedFigures(collector) if sharedDirectory() else None
@@ -219,6 +237,9 @@ def _buildService(options, reactor):
         if shared:
             ShareFigures(shared, reactor).setServiceParent(service)
         service.stopLast = listeners[-1:]
+    # Last out: presence stays right while the connections drain.
+    hub.setServiceParent(service)
+    service.stopLast = [*service.stopLast, hub]
     service.tls = list(tlsByFiles.values())
     for child in listeners:
         child.setServiceParent(service)
@@ -230,13 +251,27 @@ def _buildService(options, reactor):
     return service
 
 
+def _hub(options, reactor):
+    """The hub: on Redis, in memory for one process, or refusing calls in a worker."""
+    if options["redis"]:
+        url = options["redis"]
+        parseURL(url)
+        return Hub(reactor, lambda channels, received, connected: RedisLink(
+            url, channels, received, connected, reactor))
+    if workerNumber() is not None:
+        return Hub(reactor, refusal="with --workers the hub needs --redis (e.g. --redis "
+                   "redis://127.0.0.1:6379/0): without it a worker reaches only its own "
+                   "connections")
+    return Hub(reactor)
+
+
 def workerArguments(options):
     """The twistd command line of a worker: these options, less the endpoints."""
     observer = jsonObserver if options["log-format"] == "json" else workerTextObserver
     arguments = ["-n", "--pidfile=", f"--logger={observer.__module__}.{observer.__name__}"]
     arguments.append("wss")
     for name, _, default, _, *_ in options.optParameters:
-        if name not in ("workers", "metrics-endpoint") and options[name] != default:
+        if name not in ("workers", "metrics-endpoint", "api-endpoint") and options[name] != default:
             arguments.append(f"--{name}={options[name]}")
     for name, *_ in options.optFlags:
         if options[name]:
@@ -250,7 +285,19 @@ def workerArguments(options):
 def _buildMaster(options, reactor):
     loadApp(options["app"])
     _settings(options)
+    if options["api-endpoint"]:
+        if not options["redis"]:
+            raise ConfigurationError(
+                "--api-endpoint with --workers needs --redis (e.g. --redis "
+                "redis://127.0.0.1:6379/0): each worker holds only its own connections")
+        readKey(options["api-key-file"])
+    if options["redis"]:
+        parseURL(options["redis"])
+    if options["jwt-key-file"]:
+        Tokens(options["jwt-key-file"])
     descriptions = [("--endpoint", d) for d in options["endpoints"]]
+    if options["api-endpoint"]:
+        descriptions.append(("--api-endpoint", options["api-endpoint"]))
     if options["metrics-endpoint"]:
         descriptions.append(("--metrics-endpoint", options["metrics-endpoint"]))
     endpoints = []

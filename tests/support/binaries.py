@@ -15,6 +15,7 @@ PACKAGES = {
     "cc": "gcc",
     "taskset": "util-linux",
     "node": "nodejs",
+    "redis-server": "redis-server",
 }
 
 
