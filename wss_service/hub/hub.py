@@ -161,7 +161,7 @@ class Hub(Service):
     def _send(self, kind, key, data, exclude=()):
         redis = self._needRedis()
         delivered = self.local.deliver(self.local.targets(kind, key, exclude), data)
-        if redis is None:
+        if redis is None or (kind == "client" and nodeOf(key) == self.node):
             return {"online": delivered}
         binary = isinstance(data, bytes)
         message = json.dumps({"op": "send", "from": self.node, "kind": kind, "key": key,
@@ -186,13 +186,13 @@ class Hub(Service):
 
     def _change(self, op, script, clientId, key):
         redis = self._needRedis()
-        local = clientId in self.local.clients
-        if local:
+        if clientId in self.local.clients:
+            # Held here: done at once; Redis hears of it now, or when it is back.
             getattr(self.local, op)(clientId, key)
-        if redis is None:
-            if not local:
-                raise HubError(f"client {clientId} is not online", 404)
+            self._remember(script, self.node, clientId, key, "")
             return True
+        if redis is None or nodeOf(clientId) == self.node:
+            raise HubError(f"client {clientId} is not online", 404)
         message = json.dumps({"op": op, "c": clientId, "k": key})
         d = redis.run(script, self.node, clientId, key, message)
 
