@@ -27,6 +27,7 @@ setup(
     entry_points={"console_scripts": ["wss-doctor = wss_service.doctor.cli:main"]},
     extras_require={
         "test": ["websockets>=13", "hypothesis>=6", "setuptools>=70.1"],
-        "bench": ["websockets>=13", "matplotlib>=3.7"],
+        "bench": ["websockets>=13", "matplotlib>=3.7", "channels>=4", "daphne>=4",
+                  "channels-redis>=4"],
     },
 )

@@ -3,7 +3,7 @@
  * non-blocking sockets, OpenSSL for wss. Loopback only.
  *
  *   loadgen --port P [--tls] [--conns N] [--size B] [--inflight K]
- *           [--duration S] [--warmup S] [--mode echo|idle|handshake]
+ *           [--duration S] [--warmup S] [--mode echo|idle|handshake|listen]
  *           [--sources K]   (spread connections over 127.0.0.1 .. 127.0.0.K)
  *
  * echo:      opens N connections; once all are open (or OPEN_TIMEOUT has
@@ -14,6 +14,10 @@
  *            holds them for the duration (the runner measures the server).
  * handshake: N concurrent clients connect, finish the (TLS and) WebSocket
  *            handshake, close, and start again; reports handshakes/s.
+ * listen:    opens N connections, prints "ready" once all are open, then
+ *            counts the messages the server pushes to them (fan-out), each
+ *            starting with the CLOCK_MONOTONIC nanoseconds it was published
+ *            at; reports deliveries/s and publish-to-delivery latency.
  *
  * Prints one JSON object on standard output.
  */
@@ -37,7 +41,7 @@
 
 #define MAX_LATENCY_US 2000000
 
-enum mode { ECHO, IDLE, HANDSHAKE };
+enum mode { ECHO, IDLE, HANDSHAKE, LISTEN };
 enum state { CONNECTING, TLS_HANDSHAKE, UPGRADING, OPEN, CLOSED };
 
 struct conn {
@@ -249,7 +253,21 @@ static void on_frames(struct conn *c) {
             queue(c, pong, sizeof pong);
             continue;
         }
-        if ((f[0] & 0x0f) >= 0x8 || c->count == 0) continue;
+        if ((f[0] & 0x0f) >= 0x8) continue;
+        if (opt.mode == LISTEN) {
+            if (measuring) {
+                uint64_t published = 0;
+                for (uint64_t i = 0; i < len && i < 20 && f[header + i] >= '0' && f[header + i] <= '9'; i++)
+                    published = published * 10 + (f[header + i] - '0');
+                struct timespec t;
+                clock_gettime(CLOCK_MONOTONIC, &t);
+                int64_t us = ((int64_t)t.tv_sec * 1000000000 + t.tv_nsec - (int64_t)published) / 1000;
+                histogram[us < 0 ? 0 : us < MAX_LATENCY_US ? us : MAX_LATENCY_US]++;
+                received++;
+            }
+            continue;
+        }
+        if (c->count == 0) continue;
         double sent = c->sent[c->head];
         c->head = (c->head + 1) % opt.inflight;
         c->count--;
@@ -360,7 +378,8 @@ static void parse(int argc, char **argv) {
         else if (!strcmp(a, "--warmup")) opt.warmup = atof(v);
         else if (!strcmp(a, "--sources")) opt.sources = atoi(v);
         else if (!strcmp(a, "--mode"))
-            opt.mode = !strcmp(v, "idle") ? IDLE : !strcmp(v, "handshake") ? HANDSHAKE : ECHO;
+            opt.mode = !strcmp(v, "idle") ? IDLE : !strcmp(v, "handshake") ? HANDSHAKE
+                     : !strcmp(v, "listen") ? LISTEN : ECHO;
         else {
             fprintf(stderr, "loadgen: unknown option %s\n", a);
             exit(2);
@@ -419,7 +438,7 @@ int main(int argc, char **argv) {
     double begin = now(), measureStart = 0, end = begin + opt.warmup + opt.duration;
     double cpuStart = 0, opening = 0;
     int announced = 0;
-    if (opt.mode == ECHO) end += OPEN_TIMEOUT;
+    if (opt.mode == ECHO || opt.mode == LISTEN) end += OPEN_TIMEOUT;
     while (now() < end) {
         if (opt.mode == ECHO && !going && (opened + errors >= opt.conns ||
                                            now() >= begin + OPEN_TIMEOUT)) {
@@ -430,15 +449,22 @@ int main(int argc, char **argv) {
             for (int i = 0; i < started; i++)
                 if (all[i].state == OPEN) go(&all[i]);
         }
-        if (!measuring && (opt.mode != ECHO || going) && now() >= begin + opt.warmup) {
+        if (!measuring && (opt.mode != ECHO || going) && (opt.mode != LISTEN || announced)
+            && now() >= begin + opt.warmup) {
             measuring = 1;
             measureStart = now();
             cpuStart = cpu_seconds();
         }
-        if (opt.mode == IDLE && !announced && opened + errors >= opt.conns) {
+        if ((opt.mode == IDLE || opt.mode == LISTEN) && !announced
+            && opened + errors >= opt.conns) {
             printf("ready %lld %lld\n", opened, errors);
             fflush(stdout);
             announced = 1;
+            if (opt.mode == LISTEN) {
+                opening = now() - begin;
+                begin = now();
+                end = begin + opt.warmup + opt.duration;
+            }
         }
         int n = epoll_wait(ep, events, 1024, 50);
         for (int i = 0; i < n; i++) {
@@ -454,7 +480,8 @@ int main(int argc, char **argv) {
     printf("{\"mode\": \"%s\", \"connections\": %d, \"opened\": %lld, \"errors\": %lld, "
            "\"rate\": %.1f, \"p50_us\": %ld, \"p99_us\": %ld, \"seconds\": %.2f, "
            "\"cpu_seconds\": %.2f, \"opening_seconds\": %.2f}\n",
-           opt.mode == ECHO ? "echo" : opt.mode == IDLE ? "idle" : "handshake", opt.conns,
+           opt.mode == ECHO ? "echo" : opt.mode == IDLE ? "idle"
+           : opt.mode == LISTEN ? "listen" : "handshake", opt.conns,
            opened, errors, rate, percentile(0.5), percentile(0.99), seconds,
            cpu_seconds() - cpuStart, opening);
     return 0;
