@@ -15,7 +15,7 @@ import urllib.request
 
 from twisted.trial.unittest import TestCase
 
-from tests.support.hub import Member, waitFor
+from tests.support.hub import Member, secretFile, waitFor
 from tests.support.redis import RedisServer
 from tests.support.service import Service, freePort
 from wss_service.hub.client import HubClient, HubClientError
@@ -28,9 +28,7 @@ class Cluster:
 
     def __init__(self, testCase, app="tests.support.apps:HubProtocol"):
         self.redis = RedisServer(testCase)
-        keyFile = os.path.abspath(testCase.mktemp())
-        with open(keyFile, "w") as f:
-            f.write(KEY + "\n")
+        keyFile = secretFile(testCase, KEY + "\n")
         self.apiPort = freePort()
         self.ports = {}
         self.services = {}

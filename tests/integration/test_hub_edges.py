@@ -5,7 +5,6 @@ from the backend.
 """
 
 import json
-import os
 import threading
 import time
 import urllib.error
@@ -17,11 +16,11 @@ from twisted.trial.unittest import TestCase
 from tests.integration.test_hub import KEY, Cluster
 from tests.support.browser import Browser
 from tests.support.clients import connection
-from tests.support.hub import Member, waitFor
+from tests.support.hub import Member, secretFile, waitFor
 from tests.support.pki import PKI
 from tests.support.redis import RedisServer
 from tests.support.service import Service, freePort, runTwistd
-from wss_service.hub.client import HubClient, HubClientError
+from wss_service.hub.client import HubClient
 
 SECRET = "s" * 40
 
@@ -42,9 +41,7 @@ def post(port, path, body, headers=None, key=KEY, method="POST"):
 
 class APIBadInputTests(TestCase):
     def setUp(self):
-        keyFile = os.path.abspath(self.mktemp())
-        with open(keyFile, "w") as f:
-            f.write(KEY)
+        keyFile = secretFile(self, KEY)
         self.port, self.apiPort = freePort(), freePort()
         # One process, no Redis: the in-memory hub.
         self.service = Service(self, "--endpoint", f"tcp:{self.port}:interface=127.0.0.1",
@@ -124,16 +121,12 @@ class APIBadInputTests(TestCase):
 
 class TokenTests(TestCase):
     def setUp(self):
-        secretFile = os.path.abspath(self.mktemp())
-        with open(secretFile, "w") as f:
-            f.write(SECRET)
-        keyFile = os.path.abspath(self.mktemp())
-        with open(keyFile, "w") as f:
-            f.write(KEY)
+        jwtKeyFile = secretFile(self, SECRET)
+        keyFile = secretFile(self, KEY)
         self.port, self.apiPort = freePort(), freePort()
         self.service = Service(self, "--endpoint", f"tcp:{self.port}:interface=127.0.0.1",
                                "--app", "tests.support.apps:HubProtocol",
-                               "--jwt-key-file", secretFile,
+                               "--jwt-key-file", jwtKeyFile,
                                "--api-endpoint", f"tcp:{self.apiPort}:interface=127.0.0.1",
                                "--api-key-file", keyFile, port=self.port)
         self.api = HubClient(f"http://127.0.0.1:{self.apiPort}", KEY)
@@ -185,9 +178,7 @@ class ChatTests(TestCase):
 class BrowserPushTests(TestCase):
     def test_classicSnippetGetsABackendPush(self):
         redis = RedisServer(self)
-        keyFile = os.path.abspath(self.mktemp())
-        with open(keyFile, "w") as f:
-            f.write(KEY)
+        keyFile = secretFile(self, KEY)
         port, apiPort = freePort(), freePort()
         Service(self, "--endpoint", f"tcp:{port}:interface=127.0.0.1", "--redis", redis.url,
                 "--api-endpoint", f"tcp:{apiPort}:interface=127.0.0.1",

@@ -1,6 +1,7 @@
 """Members of the hub in tests: a connection that knows its client id and keeps what it gets."""
 
 import json
+import os
 import time
 
 from tests.support.clients import connection
@@ -68,3 +69,11 @@ def waitFor(check, expected, timeout=15):
         if answer == expected or time.monotonic() > deadline:
             return answer
         time.sleep(0.1)
+
+
+def secretFile(testCase, text):
+    """A file in the test's folder holding C{text} (an API key, a JWT secret): its path."""
+    path = os.path.abspath(testCase.mktemp())
+    with open(path, "w") as f:
+        f.write(text)
+    return path

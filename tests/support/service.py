@@ -1,6 +1,7 @@
 """Run the real service, C{twistd -n wss ...}, in a subprocess."""
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -13,10 +14,33 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 TWISTD = os.path.join(os.path.dirname(sys.executable), "twistd")
 
 
-def freePort(host="127.0.0.1"):
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+def _ephemeralPorts():
+    """The range the kernel takes outgoing connections' source ports from."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = map(int, f.read().split())
+        return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def freePort(host="127.0.0.1", attempts=1000):
+    """
+    A port nothing listens on, for a server the test starts next. It lies
+    below the ephemeral range: a port from that range (what binding port 0
+    gives) can be taken as the source port of any outgoing connection before
+    the server binds it.
+    """
+    low, _ = _ephemeralPorts()
+    for _ in range(attempts):
+        port = random.randrange(10000, low)
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        return port
+    raise AssertionError(f"no free port below {low} on {host}")
 
 
 def environment(**extra):

@@ -184,17 +184,17 @@ class Hub(Service):
     def sendToAll(self, data, exclude=()):
         return _checked(lambda: self._send("all", None, _data(data), _exclude(exclude)))
 
-    def _change(self, op, script, clientId, key):
+    def _change(self, op, script, clientId, key, *extra):
         redis = self._needRedis()
         if clientId in self.local.clients:
             # Held here: done at once; Redis hears of it now, or when it is back.
             getattr(self.local, op)(clientId, key)
-            self._remember(script, self.node, clientId, key, "")
+            self._remember(script, self.node, clientId, key, "", *extra)
             return True
         if redis is None or nodeOf(clientId) == self.node:
             raise HubError(f"client {clientId} is not online", 404)
         message = json.dumps({"op": op, "c": clientId, "k": key})
-        d = redis.run(script, self.node, clientId, key, message)
+        d = redis.run(script, self.node, clientId, key, message, *extra)
 
         def answered(found):
             if not int(found):
@@ -211,12 +211,12 @@ class Hub(Service):
                                              _text("uid", uid)))
 
     def joinGroup(self, clientId, group):
-        return _checked(lambda: self._change("join", presence.JOIN, _clientId(clientId),
-                                             _text("group", group)))
+        return _checked(lambda: self._change("join", presence.MEMBERSHIP, _clientId(clientId),
+                                             _text("group", group), "SADD"))
 
     def leaveGroup(self, clientId, group):
-        return _checked(lambda: self._change("leave", presence.LEAVE, _clientId(clientId),
-                                             _text("group", group)))
+        return _checked(lambda: self._change("leave", presence.MEMBERSHIP, _clientId(clientId),
+                                             _text("group", group), "SREM"))
 
     def ungroup(self, group):
         def call():

@@ -157,20 +157,12 @@ notify(nodeOf(cid), caller, ARGV[4])
 return 1
 """)
 
-JOIN = _script("""
-local caller, cid, group = ARGV[1], ARGV[2], ARGV[3]
+# ARGV: caller, cid, group, message, SADD (join) or SREM (leave).
+MEMBERSHIP = _script("""
+local caller, cid, group, command = ARGV[1], ARGV[2], ARGV[3], ARGV[5]
 if not exists(cid) then return 0 end
-redis.call('SADD', 'wss:g:' .. group, cid)
-redis.call('SADD', 'wss:cg:' .. cid, group)
-notify(nodeOf(cid), caller, ARGV[4])
-return 1
-""")
-
-LEAVE = _script("""
-local caller, cid, group = ARGV[1], ARGV[2], ARGV[3]
-if not exists(cid) then return 0 end
-redis.call('SREM', 'wss:g:' .. group, cid)
-redis.call('SREM', 'wss:cg:' .. cid, group)
+redis.call(command, 'wss:g:' .. group, cid)
+redis.call(command, 'wss:cg:' .. cid, group)
 notify(nodeOf(cid), caller, ARGV[4])
 return 1
 """)
