@@ -24,21 +24,29 @@ def _ephemeralPorts():
         return 32768, 60999
 
 
+_handedOut = set()
+
+
 def freePort(host="127.0.0.1", attempts=1000):
     """
     A port nothing listens on, for a server the test starts next. It lies
     below the ephemeral range: a port from that range (what binding port 0
     gives) can be taken as the source port of any outgoing connection before
-    the server binds it.
+    the server binds it. It is never one this process handed out before:
+    a test that asks for two ports before starting its servers would
+    otherwise now and then get the same port twice.
     """
     low, _ = _ephemeralPorts()
     for _ in range(attempts):
         port = random.randrange(10000, low)
+        if port in _handedOut:
+            continue
         with socket.socket() as s:
             try:
                 s.bind((host, port))
             except OSError:
                 continue
+        _handedOut.add(port)
         return port
     raise AssertionError(f"no free port below {low} on {host}")
 
