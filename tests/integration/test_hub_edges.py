@@ -151,7 +151,7 @@ class TokenTests(TestCase):
         for url in [base, f"{base}?token=garbage", f"{base}?token={expired}",
                     f"{base}?token={forged}", self.url(sub=5)]:
             error = self.assertRaises(Exception, connection, url)
-            self.assertIn("401", str(error), url)
+            self.assertIn("401", str(error), f"{url}: {error!r}")
         self.assertEqual(self.api.getAllClientCount(), 0)
 
 
