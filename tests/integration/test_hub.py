@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import time
 import urllib.request
 
 from twisted.trial.unittest import TestCase
@@ -43,8 +42,7 @@ class Cluster:
         self.api = HubClient(f"http://127.0.0.1:{self.apiPort}", KEY)
         for name in ("A", "B"):
             self.services[name].waitForLog("hub on Redis at")
-        for worker in (0, 1):
-            self.services["C"].waitForLog(f"[worker {worker} wss#info] hub on Redis at")
+        self.workers = self.services["C"].workers(2, after="hub on Redis at")
 
     def url(self, name):
         return f"ws://127.0.0.1:{self.ports[name]}/wss"
@@ -52,12 +50,12 @@ class Cluster:
     def members(self, name, count):
         return [Member(self.url(name)) for _ in range(count)]
 
-    def bothWorkers(self, limit=60):
-        """Members on C until both of its workers hold one."""
+    def bothWorkers(self, each=2):
+        """C{each} members on each of C's workers."""
         members = []
-        while len({m.node for m in members}) < 2:
-            assert len(members) < limit, "the kernel never chose the second worker"
-            members.append(Member(self.url("C")))
+        for pid in self.workers.values():
+            with self.services["C"].onlyWorker(pid):
+                members += self.members("C", each)
         return members
 
     def settled(self, count, ask="getAllClientCount"):
@@ -235,7 +233,8 @@ class FaultTests(TestCase):
                          {"result": {"online": 1}})
         self.assertEqual(self.a[1].received(1), ["local"])
         self.assertIn("HubUnavailable", self.a[0].call("getAllClientCount")["error"])
-        time.sleep(1)
+        for name in ("A", "B"):
+            self.cluster.services[name].waitForLog("unreachable")
         self.cluster.redis.start()
         self.assertEqual(self.cluster.settled(self.count), self.count)
         self.sendReaches(self.a + self.b + self.c)

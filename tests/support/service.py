@@ -1,7 +1,9 @@
 """Run the real service, C{twistd -n wss ...}, in a subprocess."""
 
+import contextlib
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -27,6 +29,16 @@ def _ephemeralPorts():
 _handedOut = set()
 
 
+def portIsFree(port, host="127.0.0.1"):
+    """Whether nothing is bound to C{port} on C{host}."""
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def freePort(host="127.0.0.1", attempts=1000):
     """
     A port nothing listens on, for a server the test starts next. It lies
@@ -39,16 +51,20 @@ def freePort(host="127.0.0.1", attempts=1000):
     low, _ = _ephemeralPorts()
     for _ in range(attempts):
         port = random.randrange(10000, low)
-        if port in _handedOut:
+        if port in _handedOut or not portIsFree(port, host):
             continue
-        with socket.socket() as s:
-            try:
-                s.bind((host, port))
-            except OSError:
-                continue
         _handedOut.add(port)
         return port
     raise AssertionError(f"no free port below {low} on {host}")
+
+
+def _running(pid):
+    """Whether process C{pid} exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 def environment(**extra):
@@ -157,6 +173,61 @@ class Service:
                 return
             time.sleep(0.05)
         raise AssertionError(f"{text!r} not in the service log:\n{self.log()}")
+
+    def workers(self, count, endpoints=1, after="", timeout=15.0):
+        """
+        Wait until C{count} workers (C{--workers}) each listen on all
+        C{endpoints}, and have logged C{after} (e.g. C{"hub on Redis at"})
+        since they started; C{{number: pid}} of the ones running now.
+
+        Only a worker that listens serves: a worker that merely exists may
+        still be starting while the other takes every connection.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            ready = self._readyWorkers(endpoints, after)
+            if len(ready) >= count:
+                return ready
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not {count} workers listening after {timeout}s "
+                                     f"(ready: {ready}); the log:\n{self.log()}")
+            time.sleep(0.05)
+
+    def _readyWorkers(self, endpoints, after):
+        log = self.log()
+        ready = {}
+        for started in re.finditer(r"worker (\d+) started \(pid (\d+)\)", log):
+            number, pid = int(started[1]), int(started[2])
+            ready.pop(number, None)
+            tail = log[started.end():]
+            own = f"[worker {number} wss#info] "
+            lines = [l.split(own, 1)[1] for l in tail.splitlines() if own in l]
+            if (sum(l.startswith("listening on ") for l in lines) >= endpoints
+                    and any(l.startswith(after) for l in lines) and _running(pid)):
+                ready[number] = pid
+        return ready
+
+    def children(self):
+        """The pids of the processes this one started (the workers)."""
+        pid = self.process.pid
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return {int(p) for p in f.read().split()}
+
+    @contextlib.contextmanager
+    def onlyWorker(self, pid):
+        """
+        Within the block, new connections go to worker C{pid}: the others
+        are paused (SIGSTOP), so only it accepts. Which worker the kernel
+        hands a connection to otherwise depends on the machine's load.
+        """
+        others = [p for p in self.children() if p != pid]
+        for other in others:
+            os.kill(other, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for other in others:
+                os.kill(other, signal.SIGCONT)
 
     def stop(self, signum=signal.SIGTERM, timeout=30):
         """Signal the service and wait for it to exit; returns the exit status."""
