@@ -61,7 +61,7 @@ class OptionsTests(TestCase):
 
     def test_everyNumberChecked(self):
         numeric = [row for row in tap.Options.optParameters if len(row) > 4]
-        self.assertEqual(len(numeric), 12)
+        self.assertEqual(len(numeric), 13)
         for name, _, default, _, coerce in numeric:
             for bad in ["-1", "lots", "nan", "inf", ""]:
                 message = self.assertUsageLine(f"--{name} takes ", f"--{name}", bad)

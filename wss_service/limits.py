@@ -29,10 +29,13 @@ class SendGuard:
         self._call = None
 
     def pauseProducing(self):
+        # Over its send limit: hub sends pass it over until it reads.
+        self.protocol.backedUp = True
         if self._call is None:
             self._call = self.clock.callLater(self.timeout, self._cut)
 
     def resumeProducing(self):
+        self.protocol.backedUp = False
         self.stopProducing()
 
     def stopProducing(self):

@@ -37,6 +37,8 @@ SHARE_SECONDS = 2.0
 GAUGES = {
     "wss_connections": ("livesum", "wss_worker_connections"),
     "wss_certificate_expiry_timestamp_seconds": ("livemin", None),
+    # 0 while any worker's link to Redis is down.
+    "wss_hub_redis_up": ("livemin", None),
 }
 
 TRAFFIC = (
@@ -103,23 +105,64 @@ class Collector:
         for tls in self.service.tls:
             expiry.add_metric([tls.keyPair.certKey], tls.notAfter.timestamp())
         yield expiry
+        yield from _hubFigures(self.service.factory.hub)
+
+
+def _hubFigures(hub):
+    local = hub.local
+    yield CounterMetricFamily("wss_hub_deliveries", "Hub messages handed to connections.",
+                              value=local.delivered)
+    skipped = CounterMetricFamily(
+        "wss_hub_deliveries_skipped",
+        "Hub sends that passed a connection over, by why (closing, backed_up, error).",
+        labels=["reason"])
+    for reason, count in sorted(local.skipped.items()):
+        skipped.add_metric([reason], count)
+    yield skipped
+    if hub.redis is None:
+        return
+    yield GaugeMetricFamily("wss_hub_redis_up",
+                            "1 while both connections to Redis work (commands, subscriber).",
+                            value=int(hub.redis.up))
+    yield CounterMetricFamily("wss_hub_redis_errors", "Redis calls that failed or timed out.",
+                              value=hub.redis.errors)
+    yield CounterMetricFamily(
+        "wss_hub_subscriber_resyncs",
+        "Times this process put its connections back in Redis after losing the link.",
+        value=hub.resyncs)
 
 
 class Health(Resource):
-    """200 while serving, 503 once the service is stopping."""
+    """
+    Liveness: 200 while serving, 503 once the service is stopping. With
+    C{ready}, readiness: 503 also while the hub's link to Redis is down, so
+    that a balancer sends new clients elsewhere without anything restarting
+    the process. The body says how Redis and the subscriber are.
+    """
 
     isLeaf = True
 
-    def __init__(self, service):
+    def __init__(self, service, ready=False):
         super().__init__()
         self.service = service
+        self.ready = ready
 
     def render_GET(self, request):
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-        if self.service.running:
-            return b"ok\n"
-        request.setResponseCode(503)
-        return b"stopping\n"
+        redis = self.service.factory.hub.redis
+        lines = []
+        if redis is not None:
+            lines = [f"redis: {'up' if redis.commands is not None else 'down'}",
+                     f"subscriber: {'up' if redis.subscriber is not None else 'down'}"]
+        if not self.service.running:
+            status = "stopping"
+        elif self.ready and redis is not None and not redis.up:
+            status = "not ready"
+        else:
+            status = "ok"
+        if status != "ok":
+            request.setResponseCode(503)
+        return "\n".join([status, *lines, ""]).encode()
 
 
 class SharedFigures:
@@ -224,7 +267,7 @@ def sharedDirectory():
 
 def metricsSite(collector, service, shared=None):
     """
-    A web site with C{/metrics} and C{/healthz}: this process's figures, or,
+    A web site with C{/metrics}, C{/healthz} and C{/readyz}: this process's figures, or,
     with C{shared} (a L{SharedFigures}), every worker's.
     """
     registry = CollectorRegistry(auto_describe=not shared)
@@ -235,4 +278,5 @@ def metricsSite(collector, service, shared=None):
     root = Resource()
     root.putChild(b"metrics", MetricsResource(registry))
     root.putChild(b"healthz", Health(service))
+    root.putChild(b"readyz", Health(service, ready=True))
     return QuietSite(root)

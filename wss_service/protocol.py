@@ -66,6 +66,8 @@ class ServiceProtocol:
 
     clientAddress = None
     clientId = None
+    # More output waits for the client than the transport buffers (see SendGuard).
+    backedUp = False
     admitted = False
     refused = False
     _openedAt = None
@@ -159,6 +161,13 @@ class ServiceProtocol:
                 duration=self.factory.reactor.seconds() - self._openedAt,
             )
         super()._onClose(wasClean, code, reason)
+
+    def sendCloseFrame(self, code=None, reasonUtf8=None, isReply=False):
+        # The one place a connection stops being open (our close, or the
+        # answer to the client's): from now on the hub passes it over.
+        super().sendCloseFrame(code, reasonUtf8, isReply)
+        if self.clientId is not None and self.state != WebSocketProtocol.STATE_OPEN:
+            self.factory.hub.detach(self.clientId)
 
     def sendHttpErrorResponse(self, code, reason, responseHeaders=None):
         self.refused = True

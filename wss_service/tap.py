@@ -15,8 +15,9 @@ from wss_service.limits import IdleSweeper
 from wss_service.fastpaths.tlsbuffers import SWEEP_SECONDS, BufferReleaser
 from wss_service.hub.api import apiSite, readKey
 from wss_service.hub.hub import Hub
+from wss_service.hub.presence import checkPrefix, defaultPrefix
 from wss_service.hub.redis import RedisLink, parseURL
-from wss_service.hub.tokens import Tokens
+from wss_service.hub.tokens import LEEWAY, Tokens
 from wss_service.logs import jsonObserver, workerNumber, workerTextObserver
 from wss_service.metrics import (Collector, ShareFigures, SharedDirectory, SharedFigures,
                                  metricsSite, sharedDirectory)
@@ -117,11 +118,19 @@ class Options(usage.Options):
         ["redis", None, None,
          "Share the hub (and presence) with every process on this Redis, "
          "e.g. redis://127.0.0.1:6379/0."],
+        ["redis-prefix", None, None,
+         "Start every Redis key and channel with this, to share one Redis between "
+         "deployments. [default: wss:DB: for --redis .../DB]"],
         ["api-endpoint", None, None,
          "Serve the hub's HTTP API here, e.g. tcp:8283:interface=127.0.0.1."],
         ["api-key-file", None, None, "The file holding the key API calls must send."],
         ["jwt-key-file", None, None,
          "Verify ?token=<JWT> on connect with this HMAC secret or RSA/EC public key (PEM)."],
+        ["jwt-audience", None, None, "Accept only tokens whose aud claim names this."],
+        ["jwt-issuer", None, None, "Accept only tokens whose iss claim is this."],
+        ["jwt-leeway", None, LEEWAY,
+         "Seconds of clock skew allowed on a token's exp, nbf and iat.",
+         number("jwt-leeway", float, 0, 30)],
         ["watch-certificates", None, 0.0,
          "Check TLS files for changes every so many seconds and reload them; 0: only on SIGHUP.",
          number("watch-certificates", float, 0, 60, zero="only on SIGHUP")],
@@ -209,7 +218,7 @@ def _settings(options):
 def _buildService(options, reactor):
     fast = fastpaths.select(not options["no-fast-paths"])
     hub = _hub(options, reactor)
-    tokens = Tokens(options["jwt-key-file"]) if options["jwt-key-file"] else None
+    tokens = _tokens(options)
     key = readKey(options["api-key-file"]) if options["api-endpoint"] else None
     factory = ServiceFactory(loadApp(options["app"]), _settings(options), reactor, fast, hub,
                              tokens)
@@ -251,13 +260,35 @@ def _buildService(options, reactor):
     return service
 
 
+def _tokens(options):
+    """What verifies ?token= on connect, if anything does."""
+    if not options["jwt-key-file"]:
+        for name in ("jwt-audience", "jwt-issuer"):
+            if options[name]:
+                raise ConfigurationError(f"--{name} needs --jwt-key-file FILE, the key that "
+                                         f"verifies the tokens")
+        return None
+    return Tokens(options["jwt-key-file"], options["jwt-audience"], options["jwt-issuer"],
+                  options["jwt-leeway"])
+
+
+def _redisPrefix(options):
+    """The deployment's prefix in Redis (checked), or L{None} without --redis."""
+    if not options["redis"]:
+        if options["redis-prefix"]:
+            raise ConfigurationError("--redis-prefix needs --redis URL")
+        return None
+    _, _, db, _, _ = parseURL(options["redis"])
+    return checkPrefix(options["redis-prefix"] or defaultPrefix(db))
+
+
 def _hub(options, reactor):
     """The hub: on Redis, in memory for one process, or refusing calls in a worker."""
-    if options["redis"]:
+    prefix = _redisPrefix(options)
+    if prefix:
         url = options["redis"]
-        parseURL(url)
         return Hub(reactor, lambda channels, received, connected: RedisLink(
-            url, channels, received, connected, reactor))
+            url, channels, received, connected, reactor), prefix=prefix)
     if workerNumber() is not None:
         return Hub(reactor, refusal="with --workers the hub needs --redis (e.g. --redis "
                    "redis://127.0.0.1:6379/0): without it a worker reaches only its own "
@@ -291,10 +322,8 @@ def _buildMaster(options, reactor):
                 "--api-endpoint with --workers needs --redis (e.g. --redis "
                 "redis://127.0.0.1:6379/0): each worker holds only its own connections")
         readKey(options["api-key-file"])
-    if options["redis"]:
-        parseURL(options["redis"])
-    if options["jwt-key-file"]:
-        Tokens(options["jwt-key-file"])
+    _redisPrefix(options)
+    _tokens(options)
     descriptions = [("--endpoint", d) for d in options["endpoints"]]
     if options["api-endpoint"]:
         descriptions.append(("--api-endpoint", options["api-endpoint"]))

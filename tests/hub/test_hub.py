@@ -56,6 +56,77 @@ class MemoryHubTests(InMemory, TestCase):
         self.assertEqual(self.result(self.hub.getClientCountByGroup("g")), 0)
         self.assertEqual(self.result(self.hub.sendToClient(self.ids[0], "x")), {"online": 0})
 
+    def test_gatewayWorkerCalls(self):
+        hub, ids = self.hub, self.ids
+        for clientId, uid in zip(ids, ("u1", "u2", "u2")):
+            self.result(hub.bindUid(clientId, uid))
+        for clientId in ids[:2]:
+            self.result(hub.joinGroup(clientId, "g1"))
+        self.result(hub.joinGroup(ids[2], "g2"))
+        self.assertEqual(self.result(hub.getAllUidList()), ["u1", "u2"])
+        self.assertEqual(self.result(hub.getAllGroupIdList()), ["g1", "g2"])
+        self.assertEqual(self.result(hub.getUidListByGroup("g1")), ["u1", "u2"])
+        self.assertEqual(self.result(hub.getUidCountByGroup("g2")), 1)
+        # A list reaches each connection once.
+        self.assertEqual(self.result(hub.sendToGroup(["g1", "g2"], "x")), {"online": 3})
+        self.assertEqual(self.result(hub.sendToUid(["u1", "u2", "nobody"], "y")),
+                         {"online": 3})
+        self.assertEqual([self.frames(i) for i in range(3)], [[(1, b"x"), (1, b"y")]] * 3)
+
+    def test_sessions(self):
+        hub, clientId = self.hub, self.ids[0]
+        self.assertEqual(self.result(hub.getSession(clientId)), {})
+        self.assertIs(self.result(hub.setSession(clientId, {"name": "tom", "n": 1})), True)
+        self.assertIs(self.result(hub.updateSession(clientId, {"n": 2, "cart": [1, {}]})), True)
+        self.assertEqual(self.result(hub.getSession(clientId)),
+                         {"name": "tom", "n": 2, "cart": [1, {}]})
+        self.result(hub.setSession(clientId, {"only": None}))
+        self.assertEqual(self.result(hub.getSession(clientId)), {"only": None})
+        for bad in ["text", {"k": float("nan")}, {"k": "\ud800"}, {"k": "x" * 70000}, {1: 2}]:
+            self.failureResultOf(hub.setSession(clientId, bad), HubError)
+        self.lose(self.opened[0][0])
+        self.assertEqual(self.failureResultOf(hub.getSession(clientId), HubError).value.status,
+                         404)
+
+    def test_idempotentSends(self):
+        hub = self.hub
+        self.assertEqual(self.result(hub.sendToAll("once", idempotencyKey="k1")),
+                         {"online": 3})
+        self.lose(self.opened[2][0])
+        # The same key again: not delivered again, the first answer.
+        self.assertEqual(self.result(hub.sendToAll("once", idempotencyKey="k1")),
+                         {"online": 3})
+        self.assertEqual(self.frames(0), [(1, b"once")])
+        self.clock.advance(301)
+        self.assertEqual(self.result(hub.sendToAll("again", idempotencyKey="k1")),
+                         {"online": 2})
+        self.failureResultOf(hub.sendToAll("x", idempotencyKey=""), HubError)
+
+    def test_closingMemberPassedOver(self):
+        # A close the client never answers: from the moment it is sent, the
+        # member is neither reached nor counted, and nothing fails.
+        protocol, transport = self.opened[1]
+        self.result(self.hub.joinGroup(self.ids[1], "g"))
+        self.result(self.hub.joinGroup(self.ids[0], "g"))
+        protocol.sendClose(1000)
+        transport.clear()
+        self.assertEqual(self.result(self.hub.sendToGroup("g", "x")), {"online": 1})
+        self.assertEqual(self.result(self.hub.sendToAll("y")), {"online": 2})
+        self.assertEqual(transport.value(), b"")
+        self.assertEqual(self.result(self.hub.getClientCountByGroup("g")), 1)
+        self.assertIs(self.result(self.hub.isOnline(self.ids[1])), False)
+
+    def test_badNamesChangeNothing(self):
+        hub, clientId = self.hub, self.ids[0]
+        for bad in ["", "x" * 257, "room-\ud800", "\udc00", 7, None, ["ok", "\ud800"], []]:
+            self.failureResultOf(hub.joinGroup(clientId, bad), HubError)
+            self.failureResultOf(hub.sendToGroup(bad, "x"), HubError)
+            self.failureResultOf(hub.bindUid(clientId, bad), HubError)
+        self.assertEqual(self.result(hub.getAllGroupIdList()), [])
+        self.assertEqual(self.result(hub.getAllUidList()), [])
+        # Astral characters are fine.
+        self.assertIs(self.result(hub.joinGroup(clientId, "room-\U0001f600")), True)
+
     def test_badArguments(self):
         for call in [lambda: self.hub.sendToUid(5, "x"), lambda: self.hub.sendToUid("u", 5),
                      lambda: self.hub.bindUid("nope", "u"), lambda: self.hub.joinGroup(

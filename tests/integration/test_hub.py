@@ -23,26 +23,31 @@ KEY = "k" * 32
 
 
 class Cluster:
-    """Redis, instances A (with the API) and B, and C with --workers 2."""
+    """Redis, instances A (with the API) and B, and C with --workers 2 (unless C{workers=False})."""
 
-    def __init__(self, testCase, app="tests.support.apps:HubProtocol"):
-        self.redis = RedisServer(testCase)
+    def __init__(self, testCase, app="tests.support.apps:HubProtocol", workers=True, extra=(),
+                 redis=None, db=0, extraA=()):
+        self.redis = redis or RedisServer(testCase)
+        url = f"redis://127.0.0.1:{self.redis.port}/{db}"
         keyFile = secretFile(testCase, KEY + "\n")
         self.apiPort = freePort()
         self.ports = {}
         self.services = {}
-        for name, extra in [("A", ["--api-endpoint", f"tcp:{self.apiPort}:interface=127.0.0.1",
-                                   "--api-key-file", keyFile]),
-                            ("B", []), ("C", ["--workers", "2"])]:
+        instances = [("A", ["--api-endpoint", f"tcp:{self.apiPort}:interface=127.0.0.1",
+                            "--api-key-file", keyFile, *extraA]), ("B", [])]
+        if workers:
+            instances.append(("C", ["--workers", "2"]))
+        for name, own in instances:
             port = freePort()
             self.ports[name] = port
             self.services[name] = Service(
                 testCase, "--endpoint", f"tcp:{port}:interface=127.0.0.1", "--app", app,
-                "--redis", self.redis.url, *extra, port=port)
+                "--redis", url, *own, *extra, port=port)
         self.api = HubClient(f"http://127.0.0.1:{self.apiPort}", KEY)
         for name in ("A", "B"):
             self.services[name].waitForLog("hub on Redis at")
-        self.workers = self.services["C"].workers(2, after="hub on Redis at")
+        if workers:
+            self.workers = self.services["C"].workers(2, after="hub on Redis at")
 
     def url(self, name):
         return f"ws://127.0.0.1:{self.ports[name]}/wss"

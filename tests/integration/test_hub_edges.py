@@ -99,6 +99,10 @@ class APIBadInputTests(TestCase):
             ("--api-endpoint with --workers needs --redis",
              ["--workers", "2", "--api-endpoint", "tcp:0", "--api-key-file", "/dev/null"]),
             ("is not a redis:// URL", ["--redis", "http://127.0.0.1"]),
+            ("--redis-prefix 'a b': use 1 to 64 letters", ["--redis", "redis://127.0.0.1/0",
+                                                           "--redis-prefix", "a b"]),
+            ("--redis-prefix needs --redis", ["--redis-prefix", "x:"]),
+            ("--jwt-audience needs --jwt-key-file", ["--jwt-audience", "app"]),
             ("cannot read --jwt-key-file", ["--jwt-key-file", "/nonexistent"]),
             ("holds a key of 0 characters", ["--api-endpoint", "tcp:0",
                                              "--api-key-file", "/dev/null"]),
@@ -145,14 +149,38 @@ class TokenTests(TestCase):
         self.assertEqual(member.received(1), ["hi"])
 
     def test_refusedBeforeTheApp(self):
-        expired = jwt.encode({"sub": "u", "exp": time.time() - 10}, SECRET, algorithm="HS256")
+        # Expired past the 30 s of clock skew allowed.
+        expired = jwt.encode({"sub": "u", "exp": time.time() - 60}, SECRET, algorithm="HS256")
         forged = jwt.encode({"sub": "u", "exp": time.time() + 60}, "x" * 40, algorithm="HS256")
         base = f"ws://127.0.0.1:{self.port}/wss"
         for url in [base, f"{base}?token=garbage", f"{base}?token={expired}",
-                    f"{base}?token={forged}", self.url(sub=5)]:
+                    f"{base}?token={forged}", self.url(sub=5), self.url(sub=""),
+                    self.url(sub="u" * 5000), self.url(sub="room-\ud800"),
+                    self.url(sub="u", groups=["room-\udfff"])]:
             error = self.assertRaises(Exception, connection, url)
             self.assertIn("401", str(error), f"{url}: {error!r}")
         self.assertEqual(self.api.getAllClientCount(), 0)
+
+
+class TokenClaimTests(TestCase):
+    def test_audienceIssuerAndLeeway(self):
+        port = freePort()
+        Service(self, "--endpoint", f"tcp:{port}:interface=127.0.0.1",
+                "--app", "tests.support.apps:HubProtocol",
+                "--jwt-key-file", secretFile(self, SECRET), "--jwt-audience", "my-app",
+                "--jwt-issuer", "https://id.example/", port=port)
+
+        def url(**claims):
+            claims = {"sub": "u", "aud": "my-app", "iss": "https://id.example/",
+                      "exp": time.time() + 60, **claims}
+            return f"ws://127.0.0.1:{port}/wss?token={jwt.encode(claims, SECRET)}"
+        # Expired 10 s ago by a clock a little ahead of ours: within the leeway.
+        for good in [url(), url(aud=["other", "my-app"]), url(exp=time.time() - 10)]:
+            Member(good).close()
+        for bad in [url(aud="other-app"), url(iss="https://evil.example/"),
+                    url(exp=time.time() - 60)]:
+            error = self.assertRaises(Exception, connection, bad)
+            self.assertIn("401", str(error))
 
 
 class ChatTests(TestCase):

@@ -42,3 +42,13 @@ class HubProtocol(WebSocketServerProtocol):
         d.addCallbacks(lambda result: {"result": result},
                        lambda f: {"error": f"{f.type.__name__}: {f.value}"})
         d.addCallback(lambda answer: self.sendMessage(json.dumps(answer).encode()))
+
+
+class PatientHubProtocol(HubProtocol):
+    """
+    HubProtocol that waits a minute for a client to answer its close, as an
+    app would for phones that lose coverage: a member the server closed
+    stays closing, not closed, while a test sends.
+    """
+
+    closeHandshakeTimeout = 60

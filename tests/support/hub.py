@@ -2,9 +2,11 @@
 
 import json
 import os
+import socket
 import time
 
 from tests.support.clients import connection
+from tests.support.handshake import request, serverFrames
 from wss_service.hub.ids import nodeOf
 
 
@@ -59,6 +61,32 @@ class Member:
 
     def close(self):
         self.ws.close()
+
+
+class Mute:
+    """
+    A raw connection to an app that says C{{"clientId": ...}} first, which
+    then never reads or answers anything again: a phone gone out of
+    coverage. A close the server sends it stays unanswered, so the server
+    holds it as closing until its close handshake timeout.
+    """
+
+    def __init__(self, port, path="/wss"):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.sendall(request(path))
+        data = b""
+        while not (b"\r\n\r\n" in data and serverFrames(data)):
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise AssertionError(f"the server ended the connection: {data!r}")
+            data += chunk
+            if b"\r\n\r\n" in data and not data.startswith(b"HTTP/1.1 101"):
+                raise AssertionError(f"not upgraded: {data!r}")
+        self.clientId = json.loads(serverFrames(data)[0][1])["clientId"]
+        self.node = nodeOf(self.clientId)
+
+    def close(self):
+        self.sock.close()
 
 
 def waitFor(check, expected, timeout=15):

@@ -25,26 +25,33 @@ MAX_BODY = 1024 * 1024
 DATA = "data"
 # method: (the hub's method, its arguments in order; "?" marks optional ones).
 METHODS = {
-    "send_to_client": ("sendToClient", ["client_id", DATA]),
-    "send_to_uid": ("sendToUid", ["uid", DATA]),
-    "send_to_group": ("sendToGroup", ["group", DATA, "exclude?"]),
-    "send_to_all": ("sendToAll", [DATA, "exclude?"]),
+    "send_to_client": ("sendToClient", ["client_id", DATA, "idempotency_key?"]),
+    "send_to_uid": ("sendToUid", ["uid", DATA, "idempotency_key?"]),
+    "send_to_group": ("sendToGroup", ["group", DATA, "exclude?", "idempotency_key?"]),
+    "send_to_all": ("sendToAll", [DATA, "exclude?", "idempotency_key?"]),
     "bind_uid": ("bindUid", ["client_id", "uid"]),
     "unbind_uid": ("unbindUid", ["client_id", "uid"]),
     "join_group": ("joinGroup", ["client_id", "group"]),
     "leave_group": ("leaveGroup", ["client_id", "group"]),
     "ungroup": ("ungroup", ["group"]),
     "close_client": ("closeClient", ["client_id", "code?", "reason?"]),
+    "set_session": ("setSession", ["client_id", "session"]),
+    "update_session": ("updateSession", ["client_id", "session"]),
+    "get_session": ("getSession", ["client_id"]),
     "is_online": ("isOnline", ["client_id"]),
     "is_uid_online": ("isUidOnline", ["uid"]),
     "get_client_ids_by_uid": ("getClientIdsByUid", ["uid"]),
     "get_uid_by_client_id": ("getUidByClientId", ["client_id"]),
     "get_client_ids_by_group": ("getClientIdsByGroup", ["group"]),
     "get_client_count_by_group": ("getClientCountByGroup", ["group"]),
+    "get_uid_list_by_group": ("getUidListByGroup", ["group"]),
+    "get_uid_count_by_group": ("getUidCountByGroup", ["group"]),
     "get_all_client_count": ("getAllClientCount", []),
     "get_all_uid_count": ("getAllUidCount", []),
+    "get_all_uid_list": ("getAllUidList", []),
+    "get_all_group_id_list": ("getAllGroupIdList", []),
 }
-KEYWORDS = {"client_id": "clientId"}
+KEYWORDS = {"client_id": "clientId", "idempotency_key": "idempotencyKey"}
 
 
 class APIError(Exception):

@@ -2,34 +2,33 @@
 C{self.hub}: the calls an app (and the HTTP API) makes, each returning a
 L{Deferred}. Connections held here are served at once; with Redis, the
 rest through it (L{presence}); without, this process is the whole service.
+
+Every name is checked (L{names}) before anything changes anywhere. A
+connection leaves the hub when its close begins, so sends and counts pass
+over members on their way out.
 """
 
 import base64
 import json
+from collections import OrderedDict
 
 from twisted.application.service import Service
 from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from wss_service.hub import presence
+from wss_service.hub import names, presence
 from wss_service.hub.errors import HubError, HubUnavailable
 from wss_service.hub.ids import ClientIds, newNode, nodeOf
 from wss_service.hub.local import Registry
 
 log = Logger(namespace="wss")
-NAME_LIMIT = 256
-
-
-def _text(what, value):
-    if not isinstance(value, str) or not value or len(value) > NAME_LIMIT:
-        raise HubError(f"{what} must be text of 1 to {NAME_LIMIT} characters, not {value!r}")
-    return value
 
 
 def _clientId(value):
     if not isinstance(value, str) or nodeOf(value) is None:
-        raise HubError(f"{value!r} is not a client id (they look like 3f2a9c1b7d4e-1a)")
+        raise HubError(f"{names.shown(value)} is not a client id (they look like "
+                       f"3f2a9c1b7d4e-1a)")
     return value
 
 
@@ -42,13 +41,17 @@ def _data(value):
 def _exclude(value):
     if isinstance(value, str) or not all(isinstance(c, str) for c in value):
         raise HubError("exclude must be a list of client ids")
-    return set(value)
+    return sorted(set(value))
+
+
+def _idempotencyKey(value):
+    return None if value is None else names.name("idempotency_key", value)
 
 
 def _close(code, reason):
     if not isinstance(code, int) or not (code == 1000 or 3000 <= code <= 4999):
         raise HubError(f"code must be 1000 or 3000-4999, not {code!r}")
-    if not isinstance(reason, str) or len(reason.encode()) > 123:
+    if not isinstance(reason, str) or len(reason.encode("utf-8", "replace")) > 123:
         raise HubError("reason must be text of at most 123 bytes")
 
 
@@ -56,23 +59,56 @@ def _close(code, reason):
 _checked = defer.maybeDeferred
 
 
+class _Answers:
+    """The answers of sends by idempotency key, for L{presence.IDEMPOTENCY_SECONDS}."""
+
+    def __init__(self, clock):
+        self.clock = clock
+        self._kept = OrderedDict()
+
+    def get(self, key):
+        now = self.clock.seconds()
+        while self._kept and next(iter(self._kept.values()))[0] <= now:
+            self._kept.popitem(last=False)
+        kept = self._kept.get(key)
+        return kept[1] if kept else None
+
+    def put(self, key, answer):
+        self._kept[key] = (self.clock.seconds() + presence.IDEMPOTENCY_SECONDS, answer)
+
+
 class Hub(Service):
     """
     @param redis: a factory C{(channels, received, connected) -> RedisLink},
         or L{None} for the in-memory hub of a single process.
+    @param prefix: the deployment's prefix in Redis.
     @param refusal: why hub calls fail in this process (several workers
         without Redis), or L{None}.
+    @ivar resyncs: times this process put its connections back in Redis
+        after the link to it was lost (subscriber cut, Redis restarted or
+        away, this process taken for dead).
     """
 
-    def __init__(self, clock, redis=None, refusal=None):
+    def __init__(self, clock, redis=None, refusal=None, prefix=presence.defaultPrefix(0)):
         self.node = newNode()
         self.ids = ClientIds(self.node)
         self.local = Registry()
         self.refusal = refusal
+        self.clock = clock
+        self.answers = _Answers(clock)
         self.redis = None
+        self.resyncs = 0
+        # Connections changed here that Redis has not heard of; those changed
+        # while a resync is under way.
+        self._dirty = set()
+        self._touched = None
+        self._beating = False
+        self._syncs = 0
+        self._synced = False
         if redis is not None:
-            self.redis = redis([presence.nodeChannel(self.node), presence.ALL],
-                               self._received, self._restore)
+            self.presence = presence.Presence(prefix)
+            self.redis = redis([self.presence.nodeChannel(self.node), self.presence.all],
+                               self._received, self._resync)
             self._beat = LoopingCall(self._heartbeat)
             self._beat.clock = clock
 
@@ -91,8 +127,8 @@ class Hub(Service):
         if self._beat.running:
             self._beat.stop()
         d = defer.succeed(None)
-        if self.redis.up:
-            d = self.redis.run(presence.DEREGISTER, self.node)
+        if self.redis.reachable:
+            d = self.redis.run(self.presence.DEREGISTER, self.node)
             d.addErrback(lambda f: f.trap(HubUnavailable))
         return d.addCallback(lambda _: self.redis.stopService())
 
@@ -100,49 +136,111 @@ class Hub(Service):
         """A connection opened: its new client id."""
         clientId = self.ids.next()
         self.local.add(clientId, protocol)
-        self._remember(presence.REGISTER, self.node, clientId)
+        self._remember(clientId, self._script("REGISTER"), self.node, clientId)
         return clientId
 
     def detach(self, clientId):
-        self.local.remove(clientId)
-        self._remember(presence.UNREGISTER, clientId)
+        """A connection is closing or gone: it leaves the hub (once)."""
+        if clientId in self.local.clients:
+            self.local.remove(clientId)
+            self._remember(clientId, self._script("UNREGISTER"), clientId)
 
-    def _remember(self, script, *args):
-        """Tell Redis, if it is there; if not, L{_restore} puts it right later."""
-        if self.redis is not None and self.redis.up:
-            self.redis.run(script, *args).addErrback(lambda f: f.trap(HubUnavailable))
+    def _remember(self, clientId, script, *args):
+        """
+        A connection held here changed: tell Redis, if it is there. If it
+        cannot be told, the connection is marked, and the next resync
+        writes it as this process has it.
+        """
+        if self.redis is None:
+            return
+        if self._touched is not None:
+            self._touched.add(clientId)
+        if not self.redis.reachable:
+            self._dirty.add(clientId)
+            return
+
+        def untold(failure):
+            failure.trap(HubUnavailable)
+            self._dirty.add(clientId)
+        self.redis.run(script, *args).addErrback(untold)
 
     def _heartbeat(self):
-        if not self.redis.up:
+        # Also while the subscriber is cut: this process is alive all the same.
+        if not self.redis.reachable or self._beating:
             return
-        d = self.redis.run(presence.HEARTBEAT, self.node)
+        self._beating = True
+        d = self.redis.run(self.presence.HEARTBEAT, self.node)
 
         def beaten(answer):
+            self.redis.beatPublished()
             if int(answer[0]):
                 # Redis did not know this node: it restarted empty, or took
                 # this process for dead.
-                return self._restore()
+                self._resync()
+
+        def done(result):
+            self._beating = False
+            return result
         d.addCallback(beaten)
         d.addErrback(lambda f: f.trap(HubUnavailable))
+        d.addBoth(done)
 
-    def _restore(self):
-        held = [[c, self.local.uidOf.get(c), sorted(self.local.groupsOf.get(c, ()))]
-                for c in self.local.clients]
-        if self.redis.up:
-            d = self.redis.run(presence.RESTORE, self.node, json.dumps(held))
-            d.addErrback(lambda f: f.trap(HubUnavailable))
+    def _resync(self):
+        """
+        Put this process's connections back in Redis, keeping what other
+        processes changed there meanwhile (see L{presence.SYNC}).
+        """
+        if not self.redis.up:
+            return
+        again = self._synced
+        self._synced = True
+        self.resyncs += again
+        self._syncs += 1
+        dirty, self._dirty = self._dirty, set()
+        self._touched = set()
+        entries = [[c, *self.local.state(c), int(c in dirty)] for c in self.local.clients]
+        d = self.redis.run(self.presence.SYNC, self.node,
+                           json.dumps(entries, ensure_ascii=False))
+
+        def synced(view):
+            for clientId, uid, groups in view:
+                if clientId in self.local.clients and clientId not in self._touched:
+                    self.local.setState(clientId, uid or None, groups)
+            if again:
+                log.info("presence re-synced: {count} connection(s) held here, {changed} "
+                         "written as held here, the rest as other processes left them",
+                         count=len(entries), changed=len(entries) - len(view))
+
+        def failed(failure):
+            failure.trap(HubUnavailable)
+            self._dirty |= dirty
+
+        def done(_):
+            self._syncs -= 1
+            if not self._syncs:
+                self._touched = None
+        d.addCallbacks(synced, failed).addBoth(done)
 
     def _received(self, channel, text):
-        message = json.loads(text)
+        try:
+            self._handle(json.loads(text))
+        except Exception:
+            # Never into the Redis connection: one bad message loses nothing else.
+            log.failure("a hub message from Redis could not be handled: {text!r:.200}",
+                        text=text)
+
+    def _handle(self, message):
         op = message["op"]
         if op == "send":
             if message.get("from") == self.node:
                 return
             data = base64.b64decode(message["d"]) if message["b"] else message["d"]
-            self.local.deliver(self.local.targets(message["kind"], message.get("key"),
+            self.local.deliver(self.local.targets(message["kind"], message["keys"],
                                                   set(message["x"])), data)
         elif op in ("bind", "unbind", "join", "leave"):
             if message["c"] in self.local.clients:
+                if self._touched is not None:
+                    self._touched.add(message["c"])
                 getattr(self.local, op)(message["c"], message["k"])
         elif op == "ungroup":
             self.local.ungroup(message["k"])
@@ -158,76 +256,110 @@ class Hub(Service):
             raise HubUnavailable(self.refusal)
         return self.redis
 
-    def _send(self, kind, key, data, exclude=()):
+    def _send(self, kind, keys, data, exclude=(), idempotencyKey=None):
         redis = self._needRedis()
-        delivered = self.local.deliver(self.local.targets(kind, key, exclude), data)
-        if redis is None or (kind == "client" and nodeOf(key) == self.node):
-            return {"online": delivered}
+        targets = self.local.targets(kind, keys, set(exclude))
+        if redis is None or (kind == "client" and nodeOf(keys[0]) == self.node
+                             and idempotencyKey is None):
+            if idempotencyKey is not None:
+                first = self.answers.get(idempotencyKey)
+                if first is not None:
+                    return first
+            answer = {"online": self.local.deliver(targets, data)}
+            if idempotencyKey is not None:
+                self.answers.put(idempotencyKey, answer)
+            return answer
         binary = isinstance(data, bytes)
-        message = json.dumps({"op": "send", "from": self.node, "kind": kind, "key": key,
-                              "x": sorted(exclude), "b": binary,
-                              "d": base64.b64encode(data).decode() if binary else data})
-        d = redis.run(presence.SEND, self.node, kind, key or "", message,
-                      json.dumps(sorted(exclude)))
-        return d.addCallback(lambda online: {"online": int(online)})
+        message = json.dumps({"op": "send", "from": self.node, "kind": kind, "keys": keys,
+                              "x": list(exclude), "b": binary,
+                              "d": base64.b64encode(data).decode() if binary else data},
+                             ensure_ascii=False)
+        here = 0
+        if idempotencyKey is None:
+            # Held here: reached even while Redis is away.
+            here = self.local.deliver(targets, data)
+        else:
+            here = self.local.reachable(targets)
+        d = redis.run(self.presence.SEND, self.node, kind, json.dumps(keys, ensure_ascii=False),
+                      message, json.dumps(list(exclude)), idempotencyKey or "", here)
 
-    def sendToClient(self, clientId, data):
-        return _checked(lambda: self._send("client", _clientId(clientId), _data(data)))
+        def answered(answer):
+            repeated, online = int(answer[0]), int(answer[1])
+            if idempotencyKey is not None and not repeated:
+                self.local.deliver(targets, data)
+            return {"online": online}
+        return d.addCallback(answered)
 
-    def sendToUid(self, uid, data):
-        return _checked(lambda: self._send("uid", _text("uid", uid), _data(data)))
+    def sendToClient(self, clientId, data, idempotencyKey=None):
+        return _checked(lambda: self._send("client", [_clientId(clientId)], _data(data), (),
+                                           _idempotencyKey(idempotencyKey)))
 
-    def sendToGroup(self, group, data, exclude=()):
-        return _checked(lambda: self._send("group", _text("group", group), _data(data),
-                                           _exclude(exclude)))
+    def sendToUid(self, uid, data, idempotencyKey=None):
+        """C{uid}: one uid, or a list of them."""
+        return _checked(lambda: self._send("uid", names.names("uid", uid), _data(data), (),
+                                           _idempotencyKey(idempotencyKey)))
 
-    def sendToAll(self, data, exclude=()):
-        return _checked(lambda: self._send("all", None, _data(data), _exclude(exclude)))
+    def sendToGroup(self, group, data, exclude=(), idempotencyKey=None):
+        """C{group}: one group, or a list of them (each member reached once)."""
+        return _checked(lambda: self._send("group", names.names("group", group), _data(data),
+                                           _exclude(exclude), _idempotencyKey(idempotencyKey)))
+
+    def sendToAll(self, data, exclude=(), idempotencyKey=None):
+        return _checked(lambda: self._send("all", [], _data(data), _exclude(exclude),
+                                           _idempotencyKey(idempotencyKey)))
 
     def _change(self, op, script, clientId, key, *extra):
         redis = self._needRedis()
         if clientId in self.local.clients:
-            # Held here: done at once; Redis hears of it now, or when it is back.
+            # Held here: done at once; Redis hears of it now, or at the next resync.
             getattr(self.local, op)(clientId, key)
-            self._remember(script, self.node, clientId, key, "", *extra)
+            self._remember(clientId, script, self.node, clientId, key, "", *extra)
             return True
         if redis is None or nodeOf(clientId) == self.node:
             raise HubError(f"client {clientId} is not online", 404)
-        message = json.dumps({"op": op, "c": clientId, "k": key})
+        message = json.dumps({"op": op, "c": clientId, "k": key}, ensure_ascii=False)
         d = redis.run(script, self.node, clientId, key, message, *extra)
+        return d.addCallback(lambda found: self._found(clientId, found))
 
-        def answered(found):
-            if not int(found):
-                raise HubError(f"client {clientId} is not online", 404)
-            return True
-        return d.addCallback(answered)
+    def _found(self, clientId, found):
+        if not int(found):
+            raise HubError(f"client {clientId} is not online", 404)
+        return True
 
     def bindUid(self, clientId, uid):
-        return _checked(lambda: self._change("bind", presence.BIND, _clientId(clientId),
-                                             _text("uid", uid)))
+        return _checked(lambda: self._change("bind", self._script("BIND"), _clientId(clientId),
+                                             names.name("uid", uid)))
 
     def unbindUid(self, clientId, uid):
-        return _checked(lambda: self._change("unbind", presence.UNBIND, _clientId(clientId),
-                                             _text("uid", uid)))
+        return _checked(lambda: self._change("unbind", self._script("UNBIND"),
+                                             _clientId(clientId), names.name("uid", uid)))
 
     def joinGroup(self, clientId, group):
-        return _checked(lambda: self._change("join", presence.MEMBERSHIP, _clientId(clientId),
-                                             _text("group", group), "SADD"))
+        return _checked(lambda: self._change("join", self._script("MEMBERSHIP"),
+                                             _clientId(clientId), names.name("group", group),
+                                             "join"))
 
     def leaveGroup(self, clientId, group):
-        return _checked(lambda: self._change("leave", presence.MEMBERSHIP, _clientId(clientId),
-                                             _text("group", group), "SREM"))
+        return _checked(lambda: self._change("leave", self._script("MEMBERSHIP"),
+                                             _clientId(clientId), names.name("group", group),
+                                             "leave"))
+
+    def _script(self, name):
+        return getattr(self.presence, name) if self.redis is not None else None
 
     def ungroup(self, group):
         def call():
-            _text("group", group)
+            names.name("group", group)
             redis = self._needRedis()
             members = len(self.local.byGroup.get(group, ()))
+            for clientId in self.local.byGroup.get(group, ()):
+                if self._touched is not None:
+                    self._touched.add(clientId)
             self.local.ungroup(group)
             if redis is None:
                 return members
-            message = json.dumps({"op": "ungroup", "k": group})
-            return redis.run(presence.UNGROUP, self.node, group, message).addCallback(int)
+            message = json.dumps({"op": "ungroup", "k": group}, ensure_ascii=False)
+            return redis.run(self.presence.UNGROUP, self.node, group, message).addCallback(int)
         return _checked(call)
 
     def closeClient(self, clientId, code=1000, reason=""):
@@ -239,54 +371,121 @@ class Hub(Service):
             if protocol is not None:
                 protocol.sendClose(code, reason)
                 return True
-            if redis is None:
+            if redis is None or nodeOf(clientId) == self.node:
                 return False
             message = json.dumps({"op": "close", "c": clientId, "code": code,
-                                  "reason": reason})
-            return redis.run(presence.CLOSE, self.node, clientId, message).addCallback(
+                                  "reason": reason}, ensure_ascii=False)
+            return redis.run(self.presence.CLOSE, self.node, clientId, message).addCallback(
                 lambda found: bool(int(found)))
         return _checked(call)
+
+    # Sessions: a JSON object per connection, readable from every process.
+
+    def _setSession(self, clientId, session, replace):
+        fields = names.session(session)
+        redis = self._needRedis()
+        if redis is None:
+            if clientId not in self.local.clients:
+                raise HubError(f"client {clientId} is not online", 404)
+            kept = {} if replace else self.local.sessions.get(clientId, {})
+            self.local.sessions[clientId] = {**kept, **fields}
+            return True
+        pairs = [item for field in fields.items() for item in field]
+        d = redis.run(self.presence.SESSION_SET, clientId, int(replace), *pairs)
+        return d.addCallback(lambda found: self._found(clientId, found))
+
+    def setSession(self, clientId, session):
+        """Make a connection's session C{session} (a JSON object)."""
+        return _checked(lambda: self._setSession(_clientId(clientId), session, True))
+
+    def updateSession(self, clientId, session):
+        """Merge C{session}'s keys into a connection's session."""
+        return _checked(lambda: self._setSession(_clientId(clientId), session, False))
+
+    def getSession(self, clientId):
+        """A connection's session (C{{}} if none was set)."""
+        def call():
+            _clientId(clientId)
+            redis = self._needRedis()
+            if redis is None:
+                if clientId not in self.local.clients:
+                    raise HubError(f"client {clientId} is not online", 404)
+                return _decoded(self.local.sessions.get(clientId, {}))
+
+            def answered(reply):
+                self._found(clientId, reply[0])
+                return _decoded(dict(zip(reply[1::2], reply[2::2])))
+            return redis.run(self.presence.SESSION_GET, clientId).addCallback(answered)
+        return _checked(call)
+
+    # Questions: answered from this process alone without Redis, from Redis with it.
 
     def _ask(self, script, argument, locally, convert):
         redis = self._needRedis()
         if redis is None:
             return locally()
-        return redis.run(script, argument).addCallback(convert)
+        return redis.run(getattr(self.presence, script), argument).addCallback(convert)
 
     def isOnline(self, clientId):
         return _checked(lambda: self._ask(
-            presence.IS_ONLINE, _clientId(clientId),
+            "IS_ONLINE", _clientId(clientId),
             lambda: clientId in self.local.clients, lambda n: bool(int(n))))
 
     def isUidOnline(self, uid):
         return _checked(lambda: self._ask(
-            presence.CLIENTS_BY_UID, _text("uid", uid),
-            lambda: uid in self.local.byUid, bool))
+            "CLIENT_COUNT_BY_UID", names.name("uid", uid),
+            lambda: uid in self.local.byUid, lambda n: int(n) > 0))
 
     def getClientIdsByUid(self, uid):
         return _checked(lambda: self._ask(
-            presence.CLIENTS_BY_UID, _text("uid", uid),
+            "CLIENTS_BY_UID", names.name("uid", uid),
             lambda: sorted(self.local.byUid.get(uid, ())), sorted))
 
     def getUidByClientId(self, clientId):
         return _checked(lambda: self._ask(
-            presence.UID_OF, _clientId(clientId),
+            "UID_OF", _clientId(clientId),
             lambda: self.local.uidOf.get(clientId), lambda uid: uid))
 
     def getClientIdsByGroup(self, group):
         return _checked(lambda: self._ask(
-            presence.CLIENTS_BY_GROUP, _text("group", group),
+            "CLIENTS_BY_GROUP", names.name("group", group),
             lambda: sorted(self.local.byGroup.get(group, ())), sorted))
 
     def getClientCountByGroup(self, group):
         return _checked(lambda: self._ask(
-            presence.CLIENTS_BY_GROUP, _text("group", group),
-            lambda: len(self.local.byGroup.get(group, ())), len))
+            "CLIENT_COUNT_BY_GROUP", names.name("group", group),
+            lambda: len(self.local.byGroup.get(group, ())), int))
+
+    def getUidListByGroup(self, group):
+        return _checked(lambda: self._ask(
+            "UIDS_BY_GROUP", names.name("group", group),
+            lambda: self._localUids(group), sorted))
+
+    def getUidCountByGroup(self, group):
+        return _checked(lambda: self._ask(
+            "UIDS_BY_GROUP", names.name("group", group),
+            lambda: len(self._localUids(group)), len))
+
+    def _localUids(self, group):
+        uids = {self.local.uidOf.get(c) for c in self.local.byGroup.get(group, ())}
+        return sorted(uids - {None})
 
     def getAllClientCount(self):
         return _checked(lambda: self._ask(
-            presence.CLIENT_COUNT, "", lambda: len(self.local.clients), int))
+            "CLIENT_COUNT", "", lambda: len(self.local.clients), int))
 
     def getAllUidCount(self):
         return _checked(lambda: self._ask(
-            presence.UID_COUNT, "", lambda: len(self.local.byUid), int))
+            "UIDS", "", lambda: len(self.local.byUid), len))
+
+    def getAllUidList(self):
+        return _checked(lambda: self._ask(
+            "UIDS", "", lambda: sorted(self.local.byUid), sorted))
+
+    def getAllGroupIdList(self):
+        return _checked(lambda: self._ask(
+            "GROUPS", "", lambda: sorted(self.local.byGroup), sorted))
+
+
+def _decoded(fields):
+    return {key: json.loads(value) for key, value in fields.items()}

@@ -1,9 +1,16 @@
 """
-One process's connections, with their uids and groups, and delivering to
-them. Pure bookkeeping: no I/O but the connections' own C{sendMessage}.
+One process's connections, with their uids, groups and sessions, and
+delivering to them. Pure bookkeeping: no I/O but the connections' own
+C{sendMessage}.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
+
+from autobahn.websocket.protocol import WebSocketProtocol
+from twisted.logger import Logger
+
+log = Logger(namespace="wss")
+OPEN = WebSocketProtocol.STATE_OPEN
 
 
 def encode(data):
@@ -13,13 +20,32 @@ def encode(data):
     return bytes(data), True
 
 
+def _passedOver(protocol):
+    """Why a send passes this connection over (C{closing}, C{backed_up}), or L{None}."""
+    if protocol is None or protocol.state != OPEN:
+        return "closing"
+    if getattr(protocol, "backedUp", False):
+        return "backed_up"
+    return None
+
+
 class Registry:
+    """
+    @ivar delivered: messages handed to connections, in all.
+    @ivar skipped: sends passed over, by why: C{closing} (not open any
+        more), C{backed_up} (over its send limit), C{error} (its
+        C{sendMessage} raised).
+    """
+
     def __init__(self):
         self.clients = {}
         self.uidOf = {}
         self.groupsOf = defaultdict(set)
         self.byUid = defaultdict(set)
         self.byGroup = defaultdict(set)
+        self.sessions = {}
+        self.delivered = 0
+        self.skipped = Counter()
 
     def add(self, clientId, protocol):
         self.clients[clientId] = protocol
@@ -27,6 +53,7 @@ class Registry:
     def remove(self, clientId):
         """Forget a connection and everything bound to it."""
         self.clients.pop(clientId, None)
+        self.sessions.pop(clientId, None)
         uid = self.uidOf.get(clientId)
         if uid is not None:
             self.unbind(clientId, uid)
@@ -60,24 +87,70 @@ class Registry:
         for clientId in self.byGroup.pop(group, ()):
             _discard(self.groupsOf, clientId, group)
 
-    def targets(self, kind, key=None, exclude=()):
-        """The client ids a send reaches here: kind is client, uid, group or all."""
+    def state(self, clientId):
+        """C{(uid or None, sorted groups)} of a connection held here."""
+        return self.uidOf.get(clientId), sorted(self.groupsOf.get(clientId, ()))
+
+    def setState(self, clientId, uid, groups):
+        """Make a connection's uid and groups these (what Redis says it has)."""
+        if uid is None:
+            current = self.uidOf.get(clientId)
+            if current is not None:
+                self.unbind(clientId, current)
+        else:
+            self.bind(clientId, uid)
+        wanted = set(groups)
+        for group in list(self.groupsOf.get(clientId, ())):
+            if group not in wanted:
+                self.leave(clientId, group)
+        for group in wanted:
+            self.join(clientId, group)
+
+    def targets(self, kind, keys=(), exclude=()):
+        """
+        The client ids a send reaches here: C{kind} is client, uid, group
+        or all; C{keys} the client id, or the uids or groups (each
+        connection once).
+        """
         if kind == "client":
-            found = {key} if key in self.clients else set()
-        elif kind == "uid":
-            found = self.byUid.get(key, set())
-        elif kind == "group":
-            found = self.byGroup.get(key, set())
+            found = {k for k in keys if k in self.clients}
+        elif kind in ("uid", "group"):
+            index = self.byUid if kind == "uid" else self.byGroup
+            found = set()
+            for key in keys:
+                found |= index.get(key, set())
         else:
             found = self.clients.keys()
         return [c for c in found if c not in exclude]
 
+    def reachable(self, clientIds):
+        """How many of these connections a send would reach now."""
+        return sum(_passedOver(self.clients.get(c)) is None for c in clientIds)
+
     def deliver(self, clientIds, data):
-        """Hand C{data} to these connections; how many took it."""
+        """
+        Hand C{data} to these connections; how many took it. One that is
+        not open, is backed up or raises is passed over: it never stops the
+        others.
+        """
         payload, isBinary = encode(data)
+        count = 0
         for clientId in clientIds:
-            self.clients[clientId].sendMessage(payload, isBinary)
-        return len(clientIds)
+            protocol = self.clients.get(clientId)
+            why = _passedOver(protocol)
+            if why:
+                self.skipped[why] += 1
+                continue
+            try:
+                protocol.sendMessage(payload, isBinary)
+            except Exception:
+                self.skipped["error"] += 1
+                log.failure("sending to {client} failed; the others still get it",
+                            client=clientId)
+                continue
+            count += 1
+        self.delivered += count
+        return count
 
 
 def _discard(index, key, value):

@@ -2,7 +2,9 @@
 Identity on connect: a JSON Web Token in the URL (C{?token=...}, since
 browsers cannot set headers on a WebSocket), verified with PyJWT against
 C{--jwt-key-file}: an HMAC secret, or an RSA or EC public key in PEM.
-C{sub} becomes the connection's uid; a C{groups} claim, its groups.
+C{sub} becomes the connection's uid; a C{groups} claim, its groups. With
+C{--jwt-audience} and C{--jwt-issuer}, C{aud} and C{iss} must name them;
+C{exp}, C{nbf} and C{iat} are allowed L{LEEWAY} seconds of clock skew.
 """
 
 import jwt
@@ -10,6 +12,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from wss_service.errors import ConfigurationError
+from wss_service.hub import names
+from wss_service.hub.errors import HubError
+
+LEEWAY = 30.0
 
 
 class TokenRefused(Exception):
@@ -17,7 +23,10 @@ class TokenRefused(Exception):
 
 
 class Tokens:
-    def __init__(self, path):
+    def __init__(self, path, audience=None, issuer=None, leeway=LEEWAY):
+        self.audience = audience
+        self.issuer = issuer
+        self.leeway = leeway
         try:
             with open(path, "rb") as f:
                 material = f.read().strip()
@@ -50,15 +59,22 @@ class Tokens:
         """
         if not token:
             raise TokenRefused("no token: connect with ?token=<JWT>")
+        required = ["sub", "exp"] + ["aud"] * bool(self.audience) + ["iss"] * bool(self.issuer)
         try:
             claims = jwt.decode(token, self.key, algorithms=self.algorithms,
-                                options={"require": ["sub", "exp"]})
+                                audience=self.audience, issuer=self.issuer,
+                                leeway=self.leeway, options={"require": required})
         except jwt.ExpiredSignatureError:
             raise TokenRefused("the token has expired") from None
+        except jwt.InvalidAudienceError as e:
+            hint = "" if self.audience else " (start the service with --jwt-audience AUD)"
+            raise TokenRefused(f"bad token: {e}{hint}") from None
         except jwt.PyJWTError as e:
             raise TokenRefused(f"bad token: {e}") from None
         groups = claims.get("groups", [])
-        if not (isinstance(claims["sub"], str) and isinstance(groups, list)
-                and all(isinstance(g, str) and g for g in groups)):
-            raise TokenRefused("bad token: sub must be text and groups a list of texts")
-        return claims["sub"], groups
+        if not isinstance(groups, list):
+            raise TokenRefused("bad token: groups must be a list of texts")
+        try:
+            return names.name("sub", claims["sub"]), names.names("group", groups) if groups else []
+        except HubError as e:
+            raise TokenRefused(f"bad token: {e}") from None
