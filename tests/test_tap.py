@@ -61,7 +61,7 @@ class OptionsTests(TestCase):
 
     def test_everyNumberChecked(self):
         numeric = [row for row in tap.Options.optParameters if len(row) > 4]
-        self.assertEqual(len(numeric), 13)
+        self.assertEqual(len(numeric), 15)
         for name, _, default, _, coerce in numeric:
             for bad in ["-1", "lots", "nan", "inf", ""]:
                 message = self.assertUsageLine(f"--{name} takes ", f"--{name}", bad)
@@ -117,8 +117,8 @@ class MakeServiceTests(TestCase):
         self.assertIsInstance(service, WssService)
         children = [c for c in service if isinstance(c, StreamServerEndpointService)]
         self.assertEqual(len(children), 4)
-        self.assertEqual(len(list(service)), 7,
-                         "the listeners, the hub, the TLS buffer releaser and systemd's notifier")
+        self.assertEqual(len(list(service)), 8, "the listeners, the hub, the TLS buffer "
+                         "releaser, the wss-hub.v1 pinger and systemd's notifier")
         self.assertEqual(len([c for c in service if isinstance(c, BufferReleaser)]), 1)
         for child in children:
             self.assertIsInstance(child, StreamServerEndpointService)

@@ -17,6 +17,7 @@ from wss_service.fastpaths.quietsettings import QuietSettings
 from wss_service.fastpaths.tlsbuffers import releaseBuffers
 from wss_service.httphead import headProblem
 from wss_service.hub.errors import HubUnavailable
+from wss_service.hub.subprotocol import SUBPROTOCOL, BadResume, Framing, parseResume
 from wss_service.hub.tokens import TokenRefused
 from wss_service.limits import SendGuard
 from wss_service.realip import clientAddress
@@ -68,6 +69,8 @@ class ServiceProtocol:
     clientId = None
     # More output waits for the client than the transport buffers (see SendGuard).
     backedUp = False
+    # The wss-hub.v1 framing, for a client that asked for that subprotocol.
+    hubFraming = None
     admitted = False
     refused = False
     _openedAt = None
@@ -123,8 +126,19 @@ class ServiceProtocol:
                 self._identity = factory.tokens.verify(request.params.get("token", [None])[0])
             except TokenRefused as e:
                 raise ConnectionDeny(401, str(e)) from None
+        resume = None
+        if SUBPROTOCOL in request.protocols:
+            try:
+                resume = parseResume(request.params.get("resume", [""])[0] or "e30")
+            except BadResume as e:
+                raise ConnectionDeny(400, str(e)) from None
         factory.admit(self)
-        return super().onConnect(request)
+        chosen = super().onConnect(request)
+        if chosen is None and resume is not None:
+            self.hubFraming = Framing(self, resume)
+            self.hubFraming.install()
+            return SUBPROTOCOL
+        return chosen
 
     def _onOpen(self):
         factory = self.factory
@@ -149,6 +163,9 @@ class ServiceProtocol:
             path=self.http_request_path,
         )
         super()._onOpen()
+        if self.hubFraming is not None:
+            # After the app's onOpen and the token's bindings: every stream it is in now.
+            factory.hub.enter(self.clientId)
 
     def _onClose(self, wasClean, code, reason):
         if self._openedAt is not None:

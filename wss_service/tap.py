@@ -13,10 +13,12 @@ from wss_service.errors import ConfigurationError
 from wss_service.factory import MiB, ServiceFactory, Settings
 from wss_service.limits import IdleSweeper
 from wss_service.fastpaths.tlsbuffers import SWEEP_SECONDS, BufferReleaser
+from wss_service.hub import history
 from wss_service.hub.api import apiSite, readKey
 from wss_service.hub.hub import Hub
 from wss_service.hub.presence import checkPrefix, defaultPrefix
 from wss_service.hub.redis import RedisLink, parseURL
+from wss_service.hub.subprotocol import PingSweeper
 from wss_service.hub.tokens import LEEWAY, Tokens
 from wss_service.logs import jsonObserver, workerNumber, workerTextObserver
 from wss_service.metrics import (Collector, ShareFigures, SharedDirectory, SharedFigures,
@@ -121,6 +123,12 @@ class Options(usage.Options):
         ["redis-prefix", None, None,
          "Start every Redis key and channel with this, to share one Redis between "
          "deployments. [default: wss:DB: for --redis .../DB]"],
+        ["history-size", None, history.SIZE,
+         "Messages kept per stream with history (see --history).",
+         number("history-size", int, 1, 100)],
+        ["history-ttl", None, history.TTL,
+         "Seconds a stream's messages are kept after its last one.",
+         number("history-ttl", float, 0, 300, above=True)],
         ["api-endpoint", None, None,
          "Serve the hub's HTTP API here, e.g. tcp:8283:interface=127.0.0.1."],
         ["api-key-file", None, None, "The file holding the key API calls must send."],
@@ -157,6 +165,7 @@ class Options(usage.Options):
         self["paths"] = []
         self["origins"] = []
         self["trustedProxies"] = []
+        self["history"] = []
 
     def opt_endpoint(self, description):
         """
@@ -179,6 +188,10 @@ class Options(usage.Options):
     def opt_trusted_proxy(self, network):
         """A proxy (CIDR) whose X-Real-IP, X-Forwarded-For and Forwarded headers are believed; repeatable. [default: 127.0.0.0/8 and ::1]"""
         self["trustedProxies"].append(network)
+
+    def opt_history(self, pattern):
+        """Keep the last --history-size messages of these streams, for clients to recover what they missed: a glob over group:NAME, uid:NAME and all, e.g. 'group:*'; repeatable."""
+        self["history"].append(pattern)
 
     def postOptions(self):
         self["endpoints"] = self["endpoints"] or [DEFAULT_ENDPOINT]
@@ -254,6 +267,8 @@ def _buildService(options, reactor):
         child.setServiceParent(service)
     if options["idle-timeout"]:
         IdleSweeper(factory, options["idle-timeout"], reactor).setServiceParent(service)
+    if options["ping-interval"]:
+        PingSweeper(factory, options["ping-interval"], reactor).setServiceParent(service)
     if service.tls and fast.buffers:
         BufferReleaser(factory, SWEEP_SECONDS, reactor).setServiceParent(service)
     SystemdService(listeners, reactor).setServiceParent(service)
@@ -282,18 +297,24 @@ def _redisPrefix(options):
     return checkPrefix(options["redis-prefix"] or defaultPrefix(db))
 
 
+def _history(options):
+    return history.History(tuple(options["history"]), options["history-size"],
+                           options["history-ttl"])
+
+
 def _hub(options, reactor):
     """The hub: on Redis, in memory for one process, or refusing calls in a worker."""
     prefix = _redisPrefix(options)
+    kept = _history(options)
     if prefix:
         url = options["redis"]
         return Hub(reactor, lambda channels, received, connected: RedisLink(
-            url, channels, received, connected, reactor), prefix=prefix)
+            url, channels, received, connected, reactor), prefix=prefix, history=kept)
     if workerNumber() is not None:
         return Hub(reactor, refusal="with --workers the hub needs --redis (e.g. --redis "
                    "redis://127.0.0.1:6379/0): without it a worker reaches only its own "
                    "connections")
-    return Hub(reactor)
+    return Hub(reactor, history=kept)
 
 
 def workerArguments(options):
@@ -308,7 +329,7 @@ def workerArguments(options):
         if options[name]:
             arguments.append(f"--{name}")
     for name, key in [("path", "paths"), ("allowed-origin", "origins"),
-                      ("trusted-proxy", "trustedProxies")]:
+                      ("trusted-proxy", "trustedProxies"), ("history", "history")]:
         arguments += [f"--{name}={value}" for value in options[key]]
     return arguments
 
@@ -323,6 +344,7 @@ def _buildMaster(options, reactor):
                 "redis://127.0.0.1:6379/0): each worker holds only its own connections")
         readKey(options["api-key-file"])
     _redisPrefix(options)
+    _history(options)
     _tokens(options)
     descriptions = [("--endpoint", d) for d in options["endpoints"]]
     if options["api-endpoint"]:

@@ -10,6 +10,7 @@ class Connection:
 
     state = WebSocketProtocol.STATE_OPEN
     backedUp = False
+    hubFraming = None
 
     def __init__(self):
         self.sent = []

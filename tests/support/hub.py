@@ -1,5 +1,6 @@
 """Members of the hub in tests: a connection that knows its client id and keeps what it gets."""
 
+import base64
 import json
 import os
 import socket
@@ -87,6 +88,51 @@ class Mute:
 
     def close(self):
         self.sock.close()
+
+
+class Subscriber:
+    """
+    A C{wss-hub.v1} client: keeps every frame, and where it stands in each
+    stream, to resume from there on its next connection.
+    """
+
+    def __init__(self, url, resume=None):
+        if resume:
+            encoded = base64.urlsafe_b64encode(json.dumps(resume).encode()).decode()
+            url += ("&" if "?" in url else "?") + "resume=" + encoded.rstrip("=")
+        self.ws = connection(url, subprotocols=["wss-hub.v1"])
+        self.frames = []
+        self.positions = {}
+
+    def _next(self, timeout):
+        frame = json.loads(self.ws.recv(timeout=timeout))
+        self.frames.append(frame)
+        if frame["type"] == "message":
+            for position in [frame, *frame.get("also", ())]:
+                if "stream" in position:
+                    self.positions[position["stream"]] = {"epoch": position["epoch"],
+                                                          "offset": position["offset"]}
+        elif frame["type"] in ("position", "recovered"):
+            self.positions[frame["stream"]] = {"epoch": frame["epoch"],
+                                               "offset": frame["offset"]}
+        return frame
+
+    def until(self, check, timeout=10):
+        """Read frames until C{check(frames)} is true; the frames."""
+        deadline = time.monotonic() + timeout
+        while not check(self.frames):
+            self._next(max(0.1, deadline - time.monotonic()))
+        return self.frames
+
+    def messages(self, stream=None):
+        return [f["data"] for f in self.frames if f["type"] == "message"
+                and (stream is None or f.get("stream") == stream)]
+
+    def recovered(self):
+        return {f["stream"]: f for f in self.frames if f["type"] == "recovered"}
+
+    def close(self):
+        self.ws.close()
 
 
 def waitFor(check, expected, timeout=15):

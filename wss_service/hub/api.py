@@ -50,6 +50,7 @@ METHODS = {
     "get_all_uid_count": ("getAllUidCount", []),
     "get_all_uid_list": ("getAllUidList", []),
     "get_all_group_id_list": ("getAllGroupIdList", []),
+    "get_history": ("getHistory", ["stream", "since?", "limit?"]),
 }
 KEYWORDS = {"client_id": "clientId", "idempotency_key": "idempotencyKey"}
 

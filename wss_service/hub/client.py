@@ -154,6 +154,10 @@ class HubClient:
     def getAllGroupIdList(self):
         return self.call("get_all_group_id_list")
 
+    def getHistory(self, stream, since=None, limit=None):
+        params = {k: v for k, v in (("since", since), ("limit", limit)) if v is not None}
+        return self.call("get_history", stream=stream, **params)
+
 
 def _listed(names):
     """A uid or group as it is; a list, set or tuple of them as a JSON list."""

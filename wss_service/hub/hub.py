@@ -17,10 +17,12 @@ from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
-from wss_service.hub import names, presence
+from wss_service.hub import history as streams, names, presence
 from wss_service.hub.errors import HubError, HubUnavailable
+from wss_service.hub.history import History, MemoryHistory, Page, newEpoch
 from wss_service.hub.ids import ClientIds, newNode, nodeOf
 from wss_service.hub.local import Registry
+from wss_service.hub.subprotocol import dataFields
 
 log = Logger(namespace="wss")
 
@@ -84,18 +86,22 @@ class Hub(Service):
     @param prefix: the deployment's prefix in Redis.
     @param refusal: why hub calls fail in this process (several workers
         without Redis), or L{None}.
+    @param history: which streams keep history (L{History}).
     @ivar resyncs: times this process put its connections back in Redis
         after the link to it was lost (subscriber cut, Redis restarted or
         away, this process taken for dead).
     """
 
-    def __init__(self, clock, redis=None, refusal=None, prefix=presence.defaultPrefix(0)):
+    def __init__(self, clock, redis=None, refusal=None, prefix=presence.defaultPrefix(0),
+                 history=History()):
         self.node = newNode()
         self.ids = ClientIds(self.node)
         self.local = Registry()
         self.refusal = refusal
         self.clock = clock
         self.answers = _Answers(clock)
+        self.history = history
+        self.store = MemoryHistory(history, clock)
         self.redis = None
         self.resyncs = 0
         # Connections changed here that Redis has not heard of; those changed
@@ -106,7 +112,7 @@ class Hub(Service):
         self._syncs = 0
         self._synced = False
         if redis is not None:
-            self.presence = presence.Presence(prefix)
+            self.presence = presence.Presence(prefix, history)
             self.redis = redis([self.presence.nodeChannel(self.node), self.presence.all],
                                self._received, self._resync)
             self._beat = LoopingCall(self._heartbeat)
@@ -206,6 +212,9 @@ class Hub(Service):
             for clientId, uid, groups in view:
                 if clientId in self.local.clients and clientId not in self._touched:
                     self.local.setState(clientId, uid or None, groups)
+            for protocol in list(self.local.clients.values()):
+                if getattr(protocol, "hubFraming", None) is not None:
+                    protocol.hubFraming.retry(self.readHistory)
             if again:
                 log.info("presence re-synced: {count} connection(s) held here, {changed} "
                          "written as held here, the rest as other processes left them",
@@ -236,12 +245,13 @@ class Hub(Service):
                 return
             data = base64.b64decode(message["d"]) if message["b"] else message["d"]
             self.local.deliver(self.local.targets(message["kind"], message["keys"],
-                                                  set(message["x"])), data)
+                                                  set(message["x"])), data, message.get("h", ()))
         elif op in ("bind", "unbind", "join", "leave"):
             if message["c"] in self.local.clients:
                 if self._touched is not None:
                     self._touched.add(message["c"])
                 getattr(self.local, op)(message["c"], message["k"])
+                self.enter(message["c"])
         elif op == "ungroup":
             self.local.ungroup(message["k"])
         elif op == "close":
@@ -259,34 +269,37 @@ class Hub(Service):
     def _send(self, kind, keys, data, exclude=(), idempotencyKey=None):
         redis = self._needRedis()
         targets = self.local.targets(kind, keys, set(exclude))
+        kept = self.history.kept(streams.streams(kind, keys))
         if redis is None or (kind == "client" and nodeOf(keys[0]) == self.node
                              and idempotencyKey is None):
             if idempotencyKey is not None:
                 first = self.answers.get(idempotencyKey)
                 if first is not None:
                     return first
-            answer = {"online": self.local.deliver(targets, data)}
+            positions = self.store.append(kept, data) if kept else ()
+            answer = {"online": self.local.deliver(targets, data, positions)}
             if idempotencyKey is not None:
                 self.answers.put(idempotencyKey, answer)
             return answer
         binary = isinstance(data, bytes)
+        encoded = base64.b64encode(data).decode() if binary else data
         message = json.dumps({"op": "send", "from": self.node, "kind": kind, "keys": keys,
-                              "x": list(exclude), "b": binary,
-                              "d": base64.b64encode(data).decode() if binary else data},
+                              "x": list(exclude), "b": binary, "d": encoded},
                              ensure_ascii=False)
-        here = 0
-        if idempotencyKey is None:
-            # Held here: reached even while Redis is away.
-            here = self.local.deliver(targets, data)
-        else:
-            here = self.local.reachable(targets)
+        # Held here: reached at once, even while Redis is away, unless the
+        # send needs Redis's answer first (an idempotency key, offsets).
+        first = idempotencyKey is not None or kept
+        here = self.local.reachable(targets) if first else self.local.deliver(targets, data)
         d = redis.run(self.presence.SEND, self.node, kind, json.dumps(keys, ensure_ascii=False),
-                      message, json.dumps(list(exclude)), idempotencyKey or "", here)
+                      message, json.dumps(list(exclude)), idempotencyKey or "", here,
+                      json.dumps([[k, newEpoch()] for k in kept], ensure_ascii=False),
+                      encoded, int(binary))
 
         def answered(answer):
             repeated, online = int(answer[0]), int(answer[1])
-            if idempotencyKey is not None and not repeated:
-                self.local.deliver(targets, data)
+            if first and not repeated:
+                positions = json.loads(answer[2]) if kept else ()
+                self.local.deliver(targets, data, positions)
             return {"online": online}
         return d.addCallback(answered)
 
@@ -314,6 +327,7 @@ class Hub(Service):
             # Held here: done at once; Redis hears of it now, or at the next resync.
             getattr(self.local, op)(clientId, key)
             self._remember(clientId, script, self.node, clientId, key, "", *extra)
+            self.enter(clientId)
             return True
         if redis is None or nodeOf(clientId) == self.node:
             raise HubError(f"client {clientId} is not online", 404)
@@ -377,6 +391,69 @@ class Hub(Service):
                                   "reason": reason}, ensure_ascii=False)
             return redis.run(self.presence.CLOSE, self.node, clientId, message).addCallback(
                 lambda found: bool(int(found)))
+        return _checked(call)
+
+    # History and the streams a wss-hub.v1 connection is in.
+
+    def readHistory(self, stream, since=None, epoch=None, limit=None):
+        """
+        A L{Page} of C{stream}: its epoch and offset, and the messages kept
+        after C{since} (at most C{limit}) if C{epoch} is the stream's, or is
+        L{None}.
+        """
+        return _checked(self._readHistory, stream, since, epoch, limit)
+
+    def _readHistory(self, stream, since, epoch, limit):
+        redis = self._needRedis()
+        if redis is None:
+            return self.store.read(stream, since, epoch, limit)
+        d = redis.run(self.presence.HISTORY, stream, newEpoch(),
+                      -1 if since is None else since, epoch or "",
+                      limit or self.history.size)
+
+        def page(reply):
+            epoch, offset, entries = reply
+            kept = []
+            for entryId, fields in entries:
+                fields = dict(zip(fields[::2], fields[1::2]))
+                data = base64.b64decode(fields["d"]) if fields["b"] == "1" else fields["d"]
+                kept.append((int(entryId.split("-")[0]), data, json.loads(fields["p"])))
+            return Page(epoch, int(offset), kept)
+        return d.addCallback(page)
+
+    def enter(self, clientId):
+        """
+        A C{wss-hub.v1} connection may have entered streams with history
+        (it opened, joined, was bound): tell it where it stands in each.
+        """
+        protocol = self.local.clients.get(clientId)
+        framing = getattr(protocol, "hubFraming", None)
+        if framing is None:
+            return
+        for stream in self.history.kept(self.local.streamsOf(clientId)):
+            framing.enter(stream, self.readHistory)
+
+    def getHistory(self, stream, since=None, limit=None):
+        """
+        The kept messages of C{stream} after offset C{since}: C{{"epoch",
+        "offset", "messages": [{"offset", "data" or "data_base64"}]}}.
+        """
+        def call():
+            kind, _, name = stream.partition(":") if isinstance(stream, str) else ("", "", "")
+            if not (stream == "all" or (kind in ("group", "uid") and names.name(kind, name))):
+                raise HubError(f"stream must be group:NAME, uid:NAME or all, not "
+                               f"{names.shown(stream)}")
+            if not self.history.kept([stream]):
+                raise HubError(f"{stream} keeps no history; start the service with "
+                               f"--history {stream}", 404)
+            for what, value in (("since", since), ("limit", limit)):
+                if value is not None and (type(value) is not int or value < 0):
+                    raise HubError(f"{what} must be a whole number, 0 or more")
+            d = self.readHistory(stream, since or 0, None, limit)
+            return d.addCallback(lambda page: {
+                "epoch": page.epoch, "offset": page.offset,
+                "messages": [{"offset": offset, **dataFields(data)}
+                             for offset, data, _ in page.entries]})
         return _checked(call)
 
     # Sessions: a JSON object per connection, readable from every process.

@@ -9,6 +9,8 @@ from collections import Counter, defaultdict
 from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.logger import Logger
 
+from wss_service.hub.history import belongs
+
 log = Logger(namespace="wss")
 OPEN = WebSocketProtocol.STATE_OPEN
 
@@ -123,15 +125,27 @@ class Registry:
             found = self.clients.keys()
         return [c for c in found if c not in exclude]
 
+    def positionsOf(self, clientId, positions):
+        """Of these positions, those of streams the connection is in."""
+        uid, groups = self.uidOf.get(clientId), self.groupsOf.get(clientId, ())
+        return [p for p in positions if belongs(p[0], uid, groups)]
+
+    def streamsOf(self, clientId):
+        """The streams a connection is in."""
+        uid, groups = self.state(clientId)
+        return ["all"] + [f"uid:{uid}"] * (uid is not None) + [f"group:{g}" for g in groups]
+
     def reachable(self, clientIds):
         """How many of these connections a send would reach now."""
         return sum(_passedOver(self.clients.get(c)) is None for c in clientIds)
 
-    def deliver(self, clientIds, data):
+    def deliver(self, clientIds, data, positions=()):
         """
         Hand C{data} to these connections; how many took it. One that is
         not open, is backed up or raises is passed over: it never stops the
-        others.
+        others. A C{wss-hub.v1} connection gets it framed, with the
+        C{positions} (C{[[stream, epoch, offset], ...]}) of the streams it
+        is in.
         """
         payload, isBinary = encode(data)
         count = 0
@@ -142,7 +156,11 @@ class Registry:
                 self.skipped[why] += 1
                 continue
             try:
-                protocol.sendMessage(payload, isBinary)
+                framing = protocol.hubFraming
+                if framing is None:
+                    protocol.sendMessage(payload, isBinary)
+                else:
+                    framing.deliver(data, self.positionsOf(clientId, positions))
             except Exception:
                 self.skipped["error"] += 1
                 log.failure("sending to {client} failed; the others still get it",

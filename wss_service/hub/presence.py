@@ -13,6 +13,10 @@ pub/sub ignores the database number). Keys:
     hashes, node -> how many of them that node holds; C{P uids}, C{P groups}:
     the uids and groups that have members
   - C{P idem:KEY}: the answer of a send with that idempotency key (5 minutes)
+  - C{P h:STREAM}: a Redis Stream of the messages kept for a stream with
+    history, entry id C{OFFSET-1}, fields C{d} (data), C{b} (1 if binary),
+    C{p} (the message's positions in every stream it went to); C{P hm:STREAM}:
+    hash, C{e} -> the stream's epoch, C{o} -> its last offset
 
 A node's entries count only while its heartbeat is fresh (L{DEAD_MS}).
 Sends and counts read the per-node hashes, so what they cost Redis grows
@@ -28,6 +32,7 @@ connection is known to work while beats come through.
 import re
 
 from wss_service.errors import ConfigurationError
+from wss_service.hub.history import History, metaSeconds
 
 HEARTBEAT_SECONDS = 1.0
 DEAD_MS = 5000
@@ -251,15 +256,36 @@ return #members
 
 # ARGV: caller, kind (client, uid, group, all), JSON [key, ...], message,
 # JSON [excluded cid, ...], idempotency key or '', how many the caller
-# reaches itself. Publishes to the nodes that hold a target; returns {0,
-# how many are reached in all}, or {1, the first answer} for a repeated
-# idempotency key. Reads per node and per excluded client, never per member.
+# reaches itself, JSON [[stream with history, epoch if it has none], ...],
+# data and 1 if binary (kept in those streams). Publishes to the nodes that
+# hold a target, the message with its positions; returns {0, how many are
+# reached in all, JSON positions [[stream, epoch, offset], ...]}, or {1,
+# the first answer} for a repeated idempotency key. Reads per node and per
+# excluded client, never per member.
 SEND = """
 local caller, kind, keys, message = ARGV[1], ARGV[2], cjson.decode(ARGV[3]), ARGV[4]
 local excluded, idempotency = cjson.decode(ARGV[5]), ARGV[6]
 if idempotency ~= '' then
   local first = redis.call('GET', P .. 'idem:' .. idempotency)
   if first then return {1, first} end
+end
+local kept, positions = cjson.decode(ARGV[8]), '[]'
+if #kept > 0 then
+  local at = {}
+  for i, stream in ipairs(kept) do
+    local meta = P .. 'hm:' .. stream[1]
+    if redis.call('HSETNX', meta, 'e', stream[2]) == 1 then redis.call('HSET', meta, 'o', 0) end
+    at[i] = {stream[1], redis.call('HGET', meta, 'e'), redis.call('HINCRBY', meta, 'o', 1)}
+    redis.call('EXPIRE', meta, %(meta)d)
+  end
+  positions = cjson.encode(at)
+  for _, position in ipairs(at) do
+    local key = P .. 'h:' .. position[1]
+    redis.call('XADD', key, 'MAXLEN', %(size)d, position[3] .. '-1', 'd', ARGV[9], 'b', ARGV[10],
+               'p', positions)
+    redis.call('EXPIRE', key, %(ttl)d)
+  end
+  message = string.sub(message, 1, -2) .. ',"h":' .. positions .. '}'
 end
 local total = 0
 local function elsewhere(cid)
@@ -303,7 +329,26 @@ total = total + tonumber(ARGV[7])
 if idempotency ~= '' then
   redis.call('SET', P .. 'idem:' .. idempotency, total, 'EX', %(idempotency)d)
 end
-return {0, total}
+return {0, total, positions}
+"""
+
+# ARGV: stream, an epoch for it if it has none, offset to read after (-1:
+# none), the reader's epoch ('' for the stream's own), most entries.
+# Returns {epoch, offset, entries after it if the epochs agree}.
+HISTORY = """
+local meta = P .. 'hm:' .. ARGV[1]
+if redis.call('HSETNX', meta, 'e', ARGV[2]) == 1 then
+  redis.call('HSET', meta, 'o', 0)
+  redis.call('EXPIRE', meta, %(meta)d)
+end
+local epoch = redis.call('HGET', meta, 'e')
+local offset = tonumber(redis.call('HGET', meta, 'o'))
+local since = tonumber(ARGV[3])
+local entries = {}
+if since >= 0 and since < offset and (ARGV[4] == '' or ARGV[4] == epoch) then
+  entries = redis.call('XRANGE', P .. 'h:' .. ARGV[1], (since + 1) .. '-1', '+', 'COUNT', ARGV[5])
+end
+return {epoch, offset, entries}
 """
 
 # ARGV: caller, cid, message. 0 if the client is not online.
@@ -363,7 +408,7 @@ UIDS = "return named('u')"
 GROUPS = "return named('g')"
 
 SCRIPTS = ("HEARTBEAT", "SYNC", "DEREGISTER", "REGISTER", "UNREGISTER", "BIND", "UNBIND",
-           "MEMBERSHIP", "UNGROUP", "SEND", "CLOSE", "SESSION_SET", "SESSION_GET", "IS_ONLINE",
+           "MEMBERSHIP", "UNGROUP", "SEND", "HISTORY", "CLOSE", "SESSION_SET", "SESSION_GET", "IS_ONLINE",
            "CLIENTS_BY_UID", "CLIENTS_BY_GROUP", "CLIENT_COUNT_BY_UID", "CLIENT_COUNT_BY_GROUP",
            "UID_OF", "UIDS_BY_GROUP", "CLIENT_COUNT", "UIDS", "GROUPS")
 
@@ -387,15 +432,17 @@ def checkPrefix(prefix):
 
 class Presence:
     """
-    The scripts and channel names of one deployment (one prefix).
+    The scripts and channel names of one deployment (one prefix), with
+    its L{History} settings.
 
     Each script named in L{SCRIPTS} is an attribute: the Lua text to run.
     """
 
-    def __init__(self, prefix):
+    def __init__(self, prefix, history=History()):
         self.prefix = checkPrefix(prefix)
         values = {"prefix": prefix, "dead": DEAD_MS, "batch": REAP_BATCH, "beat": BEAT,
-                  "idempotency": IDEMPOTENCY_SECONDS}
+                  "idempotency": IDEMPOTENCY_SECONDS, "size": history.size,
+                  "ttl": max(1, round(history.ttl)), "meta": metaSeconds(history.ttl)}
         common = COMMON % values
         for name in SCRIPTS:
             setattr(self, name, common + globals()[name] % values)

@@ -1,0 +1,230 @@
+"""
+The WebSocket subprotocol C{wss-hub.v1}, for clients that want to know
+where they stand in each stream and to miss nothing across a reconnect.
+
+Every frame is a JSON text object with a C{type}. Server to client:
+C{message} (C{data}, or C{data_base64} for binary; with C{stream},
+C{epoch}, C{offset} for a message of a stream with history, and C{also}
+listing its other streams' positions), C{position} (where a stream stands,
+sent when the connection enters it), C{recovered} (after a resume), and
+C{ping}. Client to server: C{message} only; anything else closes with 1002.
+
+A client resumes with C{?resume=} holding base64url JSON C{{"group:chat":
+{"epoch": "...", "offset": 17}, ...}}: each named stream the connection
+then belongs to is replayed from that offset, in order and once, before
+any newer message of it.
+"""
+
+import base64
+import binascii
+import json
+
+from wss_service.hub.errors import HubUnavailable
+
+from twisted.application.service import Service
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+log = Logger(namespace="wss")
+SUBPROTOCOL = "wss-hub.v1"
+PROTOCOL_ERROR = 1002
+PING = b'{"type":"ping"}'
+RESUME_LIMIT = 100
+
+
+class BadResume(ValueError):
+    """A C{resume} value that is not base64url JSON of the documented shape."""
+
+
+def parseResume(text):
+    """
+    C{?resume=} as C{{stream: (epoch, offset)}}.
+
+    @raise BadResume: with one line saying what is wrong.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        value = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise BadResume("resume is not base64url JSON") from None
+    if not isinstance(value, dict) or len(value) > RESUME_LIMIT:
+        raise BadResume(f"resume must be a JSON object of at most {RESUME_LIMIT} streams")
+    positions = {}
+    for stream, position in value.items():
+        if not (isinstance(position, dict) and isinstance(position.get("epoch"), str)
+                and type(position.get("offset")) is int and position["offset"] >= 0):
+            raise BadResume(f'resume[{stream!r}] must be {{"epoch": "...", "offset": N}}')
+        positions[stream] = (position["epoch"], position["offset"])
+    return positions
+
+
+def dataFields(data):
+    """Text as C{data}, bytes as C{data_base64}."""
+    if isinstance(data, str):
+        return {"data": data}
+    return {"data_base64": base64.b64encode(data).decode()}
+
+
+def messageFrame(data, positions=()):
+    """C{data} (text or bytes) as a C{message} frame, with its C{[[stream, epoch, offset]]}."""
+    frame = {"type": "message", **dataFields(data)}
+    if positions:
+        (stream, epoch, offset), *others = positions
+        frame.update(stream=stream, epoch=epoch, offset=offset)
+        if others:
+            frame["also"] = [{"stream": s, "epoch": e, "offset": o} for s, e, o in others]
+    return json.dumps(frame, ensure_ascii=False).encode()
+
+
+class Framing:
+    """
+    One C{wss-hub.v1} connection: what the app sends and receives goes
+    through it (as instance attributes of the protocol, so that plain
+    connections pay nothing), and so does what the hub delivers.
+
+    @ivar sent: per stream, C{(epoch, offset)} of the last message sent.
+    @ivar waiting: per stream being entered, the messages held back until
+        its position or replay is out.
+    @ivar unentered: streams whose entering failed (Redis away): still
+        waiting, entered again by L{retry} once Redis is back.
+    """
+
+    def __init__(self, protocol, resume):
+        self.protocol = protocol
+        self.resume = resume
+        self.sent = {}
+        self.waiting = {}
+        self.unentered = {}
+        self._write = type(protocol).sendMessage
+
+    def install(self):
+        self.protocol.sendMessage = self.appSend
+        self.protocol.onMessage = self.appReceived
+
+    def _out(self, frame):
+        self._write(self.protocol, frame, False)
+
+    def appSend(self, payload, isBinary=False, *args, **kwargs):
+        """The app's C{sendMessage}: a C{message} frame."""
+        self._out(messageFrame(payload if isBinary else payload.decode("utf-8")))
+
+    def appReceived(self, payload, isBinary):
+        """A client frame: the app's C{onMessage} gets the payload of a C{message}."""
+        try:
+            if isBinary:
+                raise ValueError("binary frame")
+            frame = json.loads(payload)
+            if not isinstance(frame, dict) or frame.get("type") != "message":
+                raise ValueError("not a message")
+            if isinstance(frame.get("data"), str):
+                data, binary = frame["data"].encode("utf-8"), False
+            else:
+                data, binary = base64.b64decode(frame["data_base64"], validate=True), True
+        except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError):
+            self.protocol.sendCloseFrame(PROTOCOL_ERROR, b'wss-hub.v1 takes {"type": '
+                                         b'"message", "data": ...} only', isReply=False)
+            return
+        type(self.protocol).onMessage(self.protocol, data, binary)
+
+    def ping(self):
+        self._out(PING)
+
+    def deliver(self, data, positions):
+        """A hub message, with the positions of the streams of this connection it belongs to."""
+        for stream, epoch, offset in positions:
+            if stream in self.waiting:
+                self.waiting[stream].append((data, positions))
+                return
+        self._send(data, positions)
+
+    def _send(self, data, positions):
+        for stream, epoch, offset in positions:
+            last = self.sent.get(stream)
+            if last is not None and last[0] == epoch and offset <= last[1]:
+                return  # sent already, by a replay
+        for stream, epoch, offset in positions:
+            self.sent[stream] = (epoch, offset)
+        self._out(messageFrame(data, positions))
+
+    def enter(self, stream, read):
+        """
+        The connection is now in C{stream}: say where it stands, or replay
+        what it missed if it resumes it. C{read(stream, since, epoch)}
+        gives a L{wss_service.hub.history.Page}.
+        """
+        if stream in self.waiting or stream in self.sent:
+            return
+        self.waiting[stream] = []
+        self._read(stream, self.resume.pop(stream, (None, None)), read)
+
+    def _read(self, stream, resumed, read):
+        epoch, since = resumed
+        d = read(stream, since, epoch)
+        d.addCallback(self._entered, stream, epoch, since)
+        d.addErrback(self._notEntered, stream, resumed)
+
+    def retry(self, read):
+        """Enter again the streams whose entering failed."""
+        unentered, self.unentered = self.unentered, {}
+        for stream, resumed in unentered.items():
+            self._read(stream, resumed, read)
+
+    def _entered(self, page, stream, epoch, since):
+        self.sent[stream] = (page.epoch, since if epoch == page.epoch else page.offset)
+        for offset, data, positions in page.entries:
+            self._send(data, positions)
+        self.sent[stream] = (page.epoch, page.offset)
+        if since is None:
+            frame = {"type": "position", "stream": stream, "epoch": page.epoch,
+                     "offset": page.offset}
+        else:
+            missed = lost = None
+            if epoch == page.epoch:
+                missed = max(0, page.offset - since)
+                lost = max(0, missed - len(page.entries))
+            frame = {"type": "recovered", "stream": stream, "recovered": lost == 0,
+                     "missed": missed, "lost": lost, "epoch": page.epoch,
+                     "offset": page.offset}
+        self._out(json.dumps(frame, ensure_ascii=False).encode())
+        self._release(stream)
+
+    def _notEntered(self, failure, stream, resumed):
+        if failure.check(HubUnavailable):
+            # Its messages wait; entered again when Redis is back.
+            self.unentered[stream] = resumed
+            return
+        log.failure("entering {stream} failed; the connection is told nothing of it",
+                    failure, stream=stream)
+        self._release(stream)
+
+    def _release(self, stream):
+        for data, positions in self.waiting.pop(stream, ()):
+            self.deliver(data, positions)
+
+
+class PingSweeper(Service):
+    """
+    Sends C{{"type": "ping"}} to every C{wss-hub.v1} connection each
+    C{interval} seconds: browsers do not show WebSocket pings to a page, so a
+    client tells a dead connection by two intervals without one.
+    """
+
+    def __init__(self, factory, interval, clock):
+        self.factory = factory
+        self._loop = LoopingCall(self.sweep)
+        self._loop.clock = clock
+        self.interval = interval
+
+    def startService(self):
+        super().startService()
+        self._loop.start(self.interval, now=False)
+
+    def stopService(self):
+        if self._loop.running:
+            self._loop.stop()
+        return super().stopService()
+
+    def sweep(self):
+        for protocol in list(self.factory.connections):
+            if protocol.hubFraming is not None and protocol.state == protocol.STATE_OPEN:
+                protocol.hubFraming.ping()
