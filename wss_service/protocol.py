@@ -165,6 +165,7 @@ class ServiceProtocol:
         super()._onOpen()
         if self.hubFraming is not None:
             # After the app's onOpen and the token's bindings: every stream it is in now.
+            self.hubFraming.opened = True
             factory.hub.enter(self.clientId)
 
     def _onClose(self, wasClean, code, reason):

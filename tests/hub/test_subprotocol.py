@@ -48,6 +48,11 @@ class FramingTests(TestCase):
         self.writer = Writer()
         self.reads = {}
 
+    def framing(self, resume):
+        framing = Framing(self.writer, resume)
+        framing.opened = True
+        return framing
+
     def read(self, stream, since, epoch):
         self.reads[stream] = defer.Deferred()
         return self.reads[stream]
@@ -57,28 +62,28 @@ class FramingTests(TestCase):
                 if f["type"] == "message"]
 
     def test_replayBeforeNewerAndEachOnce(self):
-        framing = Framing(self.writer, {"group:g": ("e1", 2)})
-        framing.enter("group:g", self.read)
+        framing = self.framing({"group:g": ("e1", 2)})
+        framing.enter(["group:g"], self.read)
         # Live messages while the history is read: 4 is also in the replay.
         framing.deliver("four", [["group:g", "e1", 4]])
         framing.deliver("five", [["group:g", "e1", 5]])
         framing.deliver("elsewhere", [])
-        self.reads["group:g"].callback(Page("e1", 4, [(3, "three", [["group:g", "e1", 3]]),
-                                                      (4, "four", [["group:g", "e1", 4]])]))
+        self.reads["group:g"].callback(Page("e1", 4, [(3, "three", [["group:g", "e1", 3]], 7),
+                                                      (4, "four", [["group:g", "e1", 4]], 8)]))
         framing.deliver("four", [["group:g", "e1", 4]])
-        self.assertEqual(self.messages(), [("elsewhere", None), ("three", 3), ("four", 4),
-                                           ("five", 5)])
+        # Held while entering, then in order, each once.
+        self.assertEqual(self.messages(), [("three", 3), ("four", 4), ("five", 5),
+                                           ("elsewhere", None)])
         recovered = [f for f in self.writer.frames if f["type"] == "recovered"]
         self.assertEqual(recovered, [{"type": "recovered", "stream": "group:g",
                                       "recovered": True, "missed": 2, "lost": 0,
                                       "epoch": "e1", "offset": 4}])
 
     def test_trimmedAndEpochChanged(self):
-        framing = Framing(self.writer, {"group:a": ("e1", 1), "group:b": ("old", 9)})
-        framing.enter("group:a", self.read)
-        framing.enter("group:b", self.read)
-        self.reads["group:a"].callback(Page("e1", 10, [(9, "nine", [["group:a", "e1", 9]]),
-                                                       (10, "ten", [["group:a", "e1", 10]])]))
+        framing = self.framing({"group:a": ("e1", 1), "group:b": ("old", 9)})
+        framing.enter(["group:a", "group:b"], self.read)
+        self.reads["group:a"].callback(Page("e1", 10, [(9, "nine", [["group:a", "e1", 9]], 1),
+                                                       (10, "ten", [["group:a", "e1", 10]], 2)]))
         self.reads["group:b"].callback(Page("new", 3, []))
         recovered = {f["stream"]: f for f in self.writer.frames if f["type"] == "recovered"}
         self.assertEqual((recovered["group:a"]["recovered"], recovered["group:a"]["missed"],
@@ -88,20 +93,30 @@ class FramingTests(TestCase):
                          (False, None, None, "new"))
 
     def test_enteredAgainOnceRedisIsBack(self):
-        framing = Framing(self.writer, {"group:g": ("e1", 1)})
-        framing.enter("group:g", self.read)
+        framing = self.framing({"group:g": ("e1", 1)})
+        framing.enter(["group:g"], self.read)
         self.reads["group:g"].errback(HubUnavailable("Redis is unreachable"))
         framing.deliver("two", [["group:g", "e1", 2]])
         self.assertEqual(self.writer.frames, [])
         framing.retry(self.read)
-        self.reads["group:g"].callback(Page("e1", 2, [(2, "two", [["group:g", "e1", 2]])]))
+        self.reads["group:g"].callback(Page("e1", 2, [(2, "two", [["group:g", "e1", 2]], 5)]))
         self.assertEqual(self.messages(), [("two", 2)])
         self.assertEqual(self.writer.frames[-1]["recovered"], True)
 
+    def test_replayMergedInSendingOrder(self):
+        # Two streams resumed together: the replay follows the order of sending.
+        framing = self.framing({"group:g": ("e", 0), "uid:u": ("e", 0)})
+        framing.enter(["uid:u", "group:g"], self.read)
+        self.reads["uid:u"].callback(Page("e", 2, [(1, "second", [["uid:u", "e", 1]], 2),
+                                                   (2, "fourth", [["uid:u", "e", 2]], 4)]))
+        self.reads["group:g"].callback(Page("e", 2, [(1, "first", [["group:g", "e", 1]], 1),
+                                                     (2, "third", [["group:g", "e", 2]], 3)]))
+        self.assertEqual([m for m, _ in self.messages()], ["first", "second", "third", "fourth"])
+
     def test_positionWhenNotResuming(self):
-        framing = Framing(self.writer, {})
-        framing.enter("all", self.read)
-        framing.enter("all", self.read)
+        framing = self.framing({})
+        framing.enter(["all"], self.read)
+        framing.enter(["all"], self.read)
         self.reads["all"].callback(Page("e", 7, []))
         self.assertEqual(self.writer.frames, [{"type": "position", "stream": "all",
                                                "epoch": "e", "offset": 7}])

@@ -71,7 +71,10 @@ class History:
 
 @dataclass
 class Page:
-    """What a stream holds after an offset: C{entries} are C{(offset, data, positions)}."""
+    """
+    What a stream holds after an offset: C{entries} are C{(offset, data,
+    positions, order)}, C{order} placing the message among all kept ones.
+    """
 
     epoch: str
     offset: int
@@ -85,6 +88,7 @@ class MemoryHistory:
         self.history = history
         self.clock = clock
         self._streams = {}
+        self._order = 0
 
     def _stream(self, name):
         now = self.clock.seconds()
@@ -107,8 +111,9 @@ class MemoryHistory:
             stream["offset"] += 1
             stream["at"] = self.clock.seconds()
             positions.append([name, stream["epoch"], stream["offset"]])
+        self._order += 1
         for stream, position in zip(touched, positions):
-            stream["entries"].append((position[2], data, positions))
+            stream["entries"].append((position[2], data, positions, self._order))
         return positions
 
     def read(self, name, since=None, epoch=None, limit=None):

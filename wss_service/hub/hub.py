@@ -417,7 +417,8 @@ class Hub(Service):
             for entryId, fields in entries:
                 fields = dict(zip(fields[::2], fields[1::2]))
                 data = base64.b64decode(fields["d"]) if fields["b"] == "1" else fields["d"]
-                kept.append((int(entryId.split("-")[0]), data, json.loads(fields["p"])))
+                kept.append((int(entryId.split("-")[0]), data, json.loads(fields["p"]),
+                             int(fields["s"])))
             return Page(epoch, int(offset), kept)
         return d.addCallback(page)
 
@@ -430,8 +431,7 @@ class Hub(Service):
         framing = getattr(protocol, "hubFraming", None)
         if framing is None:
             return
-        for stream in self.history.kept(self.local.streamsOf(clientId)):
-            framing.enter(stream, self.readHistory)
+        framing.enter(self.history.kept(self.local.streamsOf(clientId)), self.readHistory)
 
     def getHistory(self, stream, since=None, limit=None):
         """
@@ -453,7 +453,7 @@ class Hub(Service):
             return d.addCallback(lambda page: {
                 "epoch": page.epoch, "offset": page.offset,
                 "messages": [{"offset": offset, **dataFields(data)}
-                             for offset, data, _ in page.entries]})
+                             for offset, data, _, _ in page.entries]})
         return _checked(call)
 
     # Sessions: a JSON object per connection, readable from every process.

@@ -15,7 +15,8 @@ pub/sub ignores the database number). Keys:
   - C{P idem:KEY}: the answer of a send with that idempotency key (5 minutes)
   - C{P h:STREAM}: a Redis Stream of the messages kept for a stream with
     history, entry id C{OFFSET-1}, fields C{d} (data), C{b} (1 if binary),
-    C{p} (the message's positions in every stream it went to); C{P hm:STREAM}:
+    C{p} (the message's positions in every stream it went to), C{s} (its
+    place among every kept message, from C{P hseq}); C{P hm:STREAM}:
     hash, C{e} -> the stream's epoch, C{o} -> its last offset
 
 A node's entries count only while its heartbeat is fresh (L{DEAD_MS}).
@@ -279,10 +280,11 @@ if #kept > 0 then
     redis.call('EXPIRE', meta, %(meta)d)
   end
   positions = cjson.encode(at)
+  local order = redis.call('INCR', P .. 'hseq')
   for _, position in ipairs(at) do
     local key = P .. 'h:' .. position[1]
     redis.call('XADD', key, 'MAXLEN', %(size)d, position[3] .. '-1', 'd', ARGV[9], 'b', ARGV[10],
-               'p', positions)
+               'p', positions, 's', order)
     redis.call('EXPIRE', key, %(ttl)d)
   end
   message = string.sub(message, 1, -2) .. ',"h":' .. positions .. '}'

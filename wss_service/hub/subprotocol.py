@@ -22,6 +22,7 @@ import json
 from wss_service.hub.errors import HubUnavailable
 
 from twisted.application.service import Service
+from twisted.internet import defer
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
@@ -82,19 +83,26 @@ class Framing:
     through it (as instance attributes of the protocol, so that plain
     connections pay nothing), and so does what the hub delivers.
 
+    Streams are entered in batches (all those of the connection at open; a
+    later join or bind): while any batch is being read, what the hub
+    delivers is held, then the replay goes out merged in the order the
+    messages were sent, then what was held, each once.
+
     @ivar sent: per stream, C{(epoch, offset)} of the last message sent.
-    @ivar waiting: per stream being entered, the messages held back until
-        its position or replay is out.
-    @ivar unentered: streams whose entering failed (Redis away): still
-        waiting, entered again by L{retry} once Redis is back.
+    @ivar entering: the streams being entered (their history being read).
+    @ivar held: what the hub delivered meanwhile, in order.
+    @ivar unentered: batches whose reading failed (Redis away), still
+        held, read again by L{retry} once Redis is back.
     """
 
     def __init__(self, protocol, resume):
         self.protocol = protocol
         self.resume = resume
         self.sent = {}
-        self.waiting = {}
-        self.unentered = {}
+        self.entering = set()
+        self.held = []
+        self.unentered = []
+        self.opened = False
         self._write = type(protocol).sendMessage
 
     def install(self):
@@ -131,75 +139,92 @@ class Framing:
 
     def deliver(self, data, positions):
         """A hub message, with the positions of the streams of this connection it belongs to."""
-        for stream, epoch, offset in positions:
-            if stream in self.waiting:
-                self.waiting[stream].append((data, positions))
-                return
-        self._send(data, positions)
+        if self.entering:
+            self.held.append((data, positions))
+        else:
+            self._send(data, positions)
 
     def _send(self, data, positions):
+        if positions and all(self._had(*p) for p in positions):
+            return  # sent already, by a replay
         for stream, epoch, offset in positions:
-            last = self.sent.get(stream)
-            if last is not None and last[0] == epoch and offset <= last[1]:
-                return  # sent already, by a replay
-        for stream, epoch, offset in positions:
-            self.sent[stream] = (epoch, offset)
+            if not self._had(stream, epoch, offset):
+                self.sent[stream] = (epoch, offset)
         self._out(messageFrame(data, positions))
 
-    def enter(self, stream, read):
-        """
-        The connection is now in C{stream}: say where it stands, or replay
-        what it missed if it resumes it. C{read(stream, since, epoch)}
-        gives a L{wss_service.hub.history.Page}.
-        """
-        if stream in self.waiting or stream in self.sent:
-            return
-        self.waiting[stream] = []
-        self._read(stream, self.resume.pop(stream, (None, None)), read)
+    def _had(self, stream, epoch, offset):
+        last = self.sent.get(stream)
+        return last is not None and last[0] == epoch and offset <= last[1]
 
-    def _read(self, stream, resumed, read):
-        epoch, since = resumed
-        d = read(stream, since, epoch)
-        d.addCallback(self._entered, stream, epoch, since)
-        d.addErrback(self._notEntered, stream, resumed)
+    def enter(self, streams, read):
+        """
+        The connection is now in C{streams}: for each not entered yet, say
+        where it stands, or replay what it missed if it resumes it.
+        C{read(stream, since, epoch)} gives a
+        L{wss_service.hub.history.Page}.
+        """
+        if not self.opened:
+            return  # the streams it is in once open are entered then, in one batch
+        batch = [(s, self.resume.pop(s, (None, None))) for s in streams
+                 if s not in self.sent and s not in self.entering]
+        if batch:
+            self.entering.update(s for s, _ in batch)
+            self._read(batch, read)
+
+    def _read(self, batch, read):
+        d = defer.gatherResults([read(stream, since, epoch) for stream, (epoch, since) in batch],
+                                consumeErrors=True)
+        d.addCallbacks(self._entered, self._notEntered, (batch,), None, (batch,))
 
     def retry(self, read):
-        """Enter again the streams whose entering failed."""
-        unentered, self.unentered = self.unentered, {}
-        for stream, resumed in unentered.items():
-            self._read(stream, resumed, read)
+        """Read again the batches whose reading failed."""
+        unentered, self.unentered = self.unentered, []
+        for batch in unentered:
+            self._read(batch, read)
 
-    def _entered(self, page, stream, epoch, since):
-        self.sent[stream] = (page.epoch, since if epoch == page.epoch else page.offset)
-        for offset, data, positions in page.entries:
+    def _entered(self, pages, batch):
+        replay = {}
+        for (stream, (epoch, since)), page in zip(batch, pages):
+            resumed = epoch == page.epoch and since is not None
+            self.sent[stream] = (page.epoch, since if resumed else page.offset)
+            for entry in page.entries if resumed else ():
+                replay[entry[3]] = entry
+        for order in sorted(replay):
+            _, data, positions, _ = replay[order]
             self._send(data, positions)
-        self.sent[stream] = (page.epoch, page.offset)
-        if since is None:
-            frame = {"type": "position", "stream": stream, "epoch": page.epoch,
-                     "offset": page.offset}
-        else:
-            missed = lost = None
-            if epoch == page.epoch:
-                missed = max(0, page.offset - since)
-                lost = max(0, missed - len(page.entries))
-            frame = {"type": "recovered", "stream": stream, "recovered": lost == 0,
-                     "missed": missed, "lost": lost, "epoch": page.epoch,
-                     "offset": page.offset}
-        self._out(json.dumps(frame, ensure_ascii=False).encode())
-        self._release(stream)
+        for (stream, (epoch, since)), page in zip(batch, pages):
+            self.sent[stream] = (page.epoch, page.offset)
+            self._out(json.dumps(_where(stream, epoch, since, page), ensure_ascii=False).encode())
+        self._done(batch)
 
-    def _notEntered(self, failure, stream, resumed):
-        if failure.check(HubUnavailable):
-            # Its messages wait; entered again when Redis is back.
-            self.unentered[stream] = resumed
+    def _notEntered(self, failure, batch):
+        if failure.value.subFailure.check(HubUnavailable):
+            # What comes meanwhile waits; read again when Redis is back.
+            self.unentered.append(batch)
             return
-        log.failure("entering {stream} failed; the connection is told nothing of it",
-                    failure, stream=stream)
-        self._release(stream)
+        log.failure("entering {streams} failed; the connection is told nothing of them",
+                    failure.value.subFailure, streams=[s for s, _ in batch])
+        self._done(batch)
 
-    def _release(self, stream):
-        for data, positions in self.waiting.pop(stream, ()):
-            self.deliver(data, positions)
+    def _done(self, batch):
+        self.entering.difference_update(s for s, _ in batch)
+        if not self.entering:
+            held, self.held = self.held, []
+            for data, positions in held:
+                self._send(data, positions)
+
+
+def _where(stream, epoch, since, page):
+    """The C{position} frame, or after a resume the C{recovered} one."""
+    if since is None:
+        return {"type": "position", "stream": stream, "epoch": page.epoch,
+                "offset": page.offset}
+    missed = lost = None
+    if epoch == page.epoch:
+        missed = max(0, page.offset - since)
+        lost = max(0, missed - len(page.entries))
+    return {"type": "recovered", "stream": stream, "recovered": lost == 0, "missed": missed,
+            "lost": lost, "epoch": page.epoch, "offset": page.offset}
 
 
 class PingSweeper(Service):
