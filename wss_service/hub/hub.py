@@ -165,10 +165,14 @@ class Hub(Service):
             self._dirty.add(clientId)
             return
 
+        def told(answer):
+            if not int(answer):
+                self._dirty.add(clientId)
+
         def untold(failure):
             failure.trap(HubUnavailable)
             self._dirty.add(clientId)
-        self.redis.run(script, *args).addErrback(untold)
+        self.redis.run(script, *args).addCallbacks(told, untold)
 
     def _heartbeat(self):
         # Also while the subscriber is cut: this process is alive all the same.

@@ -63,6 +63,9 @@ local function exists(cid)
   local node = nodeOf(cid)
   return node ~= nil and alive(node) and redis.call('SISMEMBER', P .. 'n:' .. node, cid) == 1
 end
+-- A node's writes about its own connections: it holds them, whether or
+-- not its heartbeat has reached Redis yet.
+local function mine(cid, caller) return nodeOf(cid) == caller end
 local function notify(node, caller, message)
   if node ~= caller then redis.call('PUBLISH', P .. 'node:' .. node, message) end
 end
@@ -217,7 +220,7 @@ UNREGISTER = "forget(ARGV[1]) return 1"
 # ARGV: caller, cid, uid, message. 0 if the client is not online.
 BIND = """
 local caller, cid = ARGV[1], ARGV[2]
-if not exists(cid) then return 0 end
+if not mine(cid, caller) and not exists(cid) then return 0 end
 setUid(cid, ARGV[3])
 notify(nodeOf(cid), caller, ARGV[4])
 return 1
@@ -225,7 +228,7 @@ return 1
 
 UNBIND = """
 local caller, cid = ARGV[1], ARGV[2]
-if not exists(cid) then return 0 end
+if not mine(cid, caller) and not exists(cid) then return 0 end
 if redis.call('HGET', P .. 'c:' .. cid, 'u') == ARGV[3] then setUid(cid, false) end
 notify(nodeOf(cid), caller, ARGV[4])
 return 1
@@ -234,7 +237,7 @@ return 1
 # ARGV: caller, cid, group, message, join or leave.
 MEMBERSHIP = """
 local caller, cid = ARGV[1], ARGV[2]
-if not exists(cid) then return 0 end
+if not mine(cid, caller) and not exists(cid) then return 0 end
 if ARGV[5] == 'join' then join(cid, ARGV[3]) else leave(cid, ARGV[3]) end
 notify(nodeOf(cid), caller, ARGV[4])
 return 1
