@@ -4,6 +4,7 @@ The C{twistd wss} command line: L{Options} and L{makeService}.
 
 import math
 
+from twisted.application.internet import TimerService
 from twisted.python import usage
 
 from wss_service import __version__, fastpaths
@@ -18,7 +19,7 @@ from wss_service.hub.api import apiSite, readKey
 from wss_service.hub.hub import Hub
 from wss_service.hub.presence import checkPrefix, defaultPrefix
 from wss_service.hub.redis import RedisLink, parseURL
-from wss_service.hub.subprotocol import PingSweeper
+from wss_service.hub.subprotocol import pingAll
 from wss_service.hub.tokens import LEEWAY, Tokens
 from wss_service.logs import jsonObserver, workerNumber, workerTextObserver
 from wss_service.metrics import (Collector, ShareFigures, SharedDirectory, SharedFigures,
@@ -268,7 +269,9 @@ def _buildService(options, reactor):
     if options["idle-timeout"]:
         IdleSweeper(factory, options["idle-timeout"], reactor).setServiceParent(service)
     if options["ping-interval"]:
-        PingSweeper(factory, options["ping-interval"], reactor).setServiceParent(service)
+        pinger = TimerService(options["ping-interval"], pingAll, factory)
+        pinger.clock = reactor
+        pinger.setServiceParent(service)
     if service.tls and fast.buffers:
         BufferReleaser(factory, SWEEP_SECONDS, reactor).setServiceParent(service)
     SystemdService(listeners, reactor).setServiceParent(service)

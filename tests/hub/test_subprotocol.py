@@ -12,7 +12,7 @@ from wss_service.apps import EchoProtocol, OkProtocol
 from wss_service.hub.errors import HubUnavailable
 from wss_service.hub.history import History, Page
 from wss_service.hub.hub import Hub
-from wss_service.hub.subprotocol import BadResume, Framing, parseResume
+from wss_service.hub.subprotocol import BadResume, Framing, parseResume, pingAll
 
 
 def resumeOf(positions):
@@ -200,6 +200,15 @@ class SubprotocolTests(InMemory, TestCase):
         transport.clear()
         self.successResultOf(self.hub.sendToAll("plain"))
         self.assertEqual(serverFrames(transport.value()), [(1, b"plain")])
+
+    def test_pings(self):
+        v1, framed = self.open()
+        plain, raw = self.handshake(self.factory)
+        framed.clear()
+        raw.clear()
+        pingAll(self.factory)
+        self.assertEqual(self.frames(framed), [{"type": "ping"}])
+        self.assertEqual(raw.value(), b"")
 
 
 class _BindsU(EchoProtocol):

@@ -21,9 +21,7 @@ import json
 
 from wss_service.hub.errors import HubUnavailable
 
-from twisted.application.service import Service
 from twisted.internet import defer
-from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
 log = Logger(namespace="wss")
@@ -227,29 +225,12 @@ def _where(stream, epoch, since, page):
             "lost": lost, "epoch": page.epoch, "offset": page.offset}
 
 
-class PingSweeper(Service):
+def pingAll(factory):
     """
-    Sends C{{"type": "ping"}} to every C{wss-hub.v1} connection each
-    C{interval} seconds: browsers do not show WebSocket pings to a page, so a
-    client tells a dead connection by two intervals without one.
+    C{{"type": "ping"}} to every C{wss-hub.v1} connection (run every ping
+    interval): browsers do not show WebSocket pings to a page, so a client
+    tells a dead connection by two intervals without a frame.
     """
-
-    def __init__(self, factory, interval, clock):
-        self.factory = factory
-        self._loop = LoopingCall(self.sweep)
-        self._loop.clock = clock
-        self.interval = interval
-
-    def startService(self):
-        super().startService()
-        self._loop.start(self.interval, now=False)
-
-    def stopService(self):
-        if self._loop.running:
-            self._loop.stop()
-        return super().stopService()
-
-    def sweep(self):
-        for protocol in list(self.factory.connections):
-            if protocol.hubFraming is not None and protocol.state == protocol.STATE_OPEN:
-                protocol.hubFraming.ping()
+    for protocol in list(factory.connections):
+        if protocol.hubFraming is not None and protocol.state == protocol.STATE_OPEN:
+            protocol.hubFraming.ping()
