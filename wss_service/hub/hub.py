@@ -207,7 +207,8 @@ class Hub(Service):
         self.resyncs += again
         self._syncs += 1
         dirty, self._dirty = self._dirty, set()
-        self._touched = set()
+        if self._touched is None:
+            self._touched = set()
         entries = [[c, *self.local.state(c), int(c in dirty)] for c in self.local.clients]
         d = self.redis.run(self.presence.SYNC, self.node,
                            json.dumps(entries, ensure_ascii=False))
