@@ -113,6 +113,14 @@ class FramingTests(TestCase):
                                                      (2, "third", [["group:g", "e", 2]], 3)]))
         self.assertEqual([m for m, _ in self.messages()], ["first", "second", "third", "fourth"])
 
+    def test_replayShowsOnlyItsOwnStreams(self):
+        framing = self.framing({"group:a": ("e", 0)})
+        framing.enter(["group:a"], self.read)
+        both = [["group:a", "e", 1], ["group:secret", "e", 7]]
+        self.reads["group:a"].callback(Page("e", 1, [(1, "to a and secret", both, 1)]))
+        message = self.writer.frames[0]
+        self.assertEqual((message["stream"], message.get("also")), ("group:a", None))
+
     def test_positionWhenNotResuming(self):
         framing = self.framing({})
         framing.enter(["all"], self.read)

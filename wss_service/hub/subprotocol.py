@@ -189,7 +189,8 @@ class Framing:
                 replay[entry[3]] = entry
         for order in sorted(replay):
             _, data, positions, _ = replay[order]
-            self._send(data, positions)
+            # Only the positions of streams this connection is in.
+            self._send(data, [p for p in positions if p[0] in self.sent])
         for (stream, (epoch, since)), page in zip(batch, pages):
             self.sent[stream] = (page.epoch, page.offset)
             self._out(json.dumps(_where(stream, epoch, since, page), ensure_ascii=False).encode())
