@@ -1,5 +1,6 @@
 """The in-memory hub (one process, no Redis) through real protocols in memory."""
 
+from twisted.internet import defer
 from twisted.trial.unittest import TestCase
 
 from tests.support.handshake import InMemory, serverFrames
@@ -139,3 +140,37 @@ class MemoryHubTests(InMemory, TestCase):
         hub = Hub(self.clock, refusal="needs --redis")
         self.failureResultOf(hub.sendToAll("x"), HubUnavailable)
         self.failureResultOf(hub.getAllClientCount(), HubUnavailable)
+
+
+class HeldReplies:
+    """
+    What the hub uses of its link to Redis, with each reply held until the
+    test releases it: to check what waits for Redis (the real link is
+    tested against redis-server in tests/integration/test_hub_faults.py).
+    """
+
+    up = reachable = True
+
+    def __init__(self, channels, received, connected):
+        self.replies = []
+
+    def run(self, script, *args):
+        d = defer.Deferred()
+        self.replies.append(d)
+        return d
+
+
+class ReadYourWritesTests(InMemory, TestCase):
+    def test_ownChangeAnsweredOnceRedisHasIt(self):
+        hub = Hub(self.clock, redis=HeldReplies)
+        f = factory(EchoProtocol, clock=self.clock)
+        f.hub = hub
+        protocol, _ = self.handshake(f)
+        hub.redis.replies.clear()
+        bound = hub.bindUid(protocol.clientId, "u")
+        # Done here at once, but not answered before Redis has it: another
+        # process asked right after the answer must see it.
+        self.assertEqual(hub.local.uidOf[protocol.clientId], "u")
+        self.assertNoResult(bound)
+        hub.redis.replies[-1].callback(1)
+        self.assertIs(self.successResultOf(bound), True)

@@ -156,14 +156,18 @@ class Hub(Service):
         A connection held here changed: tell Redis, if it is there. If it
         cannot be told, the connection is marked, and the next resync
         writes it as this process has it.
+
+        @return: a L{Deferred} that fires once Redis has it (or could not be
+            told), so that every process sees a change its caller was told
+            of; L{None} without Redis.
         """
         if self.redis is None:
-            return
+            return None
         if self._touched is not None:
             self._touched.add(clientId)
         if not self.redis.reachable:
             self._dirty.add(clientId)
-            return
+            return None
 
         def told(answer):
             if not int(answer):
@@ -172,7 +176,7 @@ class Hub(Service):
         def untold(failure):
             failure.trap(HubUnavailable)
             self._dirty.add(clientId)
-        self.redis.run(script, *args).addCallbacks(told, untold)
+        return self.redis.run(script, *args).addCallbacks(told, untold)
 
     def _heartbeat(self):
         # Also while the subscriber is cut: this process is alive all the same.
@@ -329,11 +333,12 @@ class Hub(Service):
     def _change(self, op, script, clientId, key, *extra):
         redis = self._needRedis()
         if clientId in self.local.clients:
-            # Held here: done at once; Redis hears of it now, or at the next resync.
+            # Held here: done at once; the answer once Redis has it too (or,
+            # while Redis is away, at once: the next resync writes it).
             getattr(self.local, op)(clientId, key)
-            self._remember(clientId, script, self.node, clientId, key, "", *extra)
+            told = self._remember(clientId, script, self.node, clientId, key, "", *extra)
             self.enter(clientId)
-            return True
+            return True if told is None else told.addCallback(lambda _: True)
         if redis is None or nodeOf(clientId) == self.node:
             raise HubError(f"client {clientId} is not online", 404)
         message = json.dumps({"op": op, "c": clientId, "k": key}, ensure_ascii=False)
