@@ -100,9 +100,14 @@ class SignalledService(MultiService):
 
     def privilegedStartService(self):
         # Before listening, for signals that come before the reactor runs;
-        # again once it runs, because the reactor installs its own then.
+        # again right after the reactor installs its own, in the same phase
+        # of its startup (the reactor's trigger was added first), so that no
+        # SIGTERM finds Twisted's handler, which makes twistd re-raise it.
         self._installSignalHandlers()
-        self.reactor.callWhenRunning(self._installSignalHandlers)
+        if self.reactor.running:
+            self._installSignalHandlers()
+        else:
+            self.reactor.addSystemEventTrigger("during", "startup", self._installSignalHandlers)
         super().privilegedStartService()
 
     def _installSignalHandlers(self):
