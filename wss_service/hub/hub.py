@@ -98,7 +98,6 @@ class Hub(Service):
         self.ids = ClientIds(self.node)
         self.local = Registry()
         self.refusal = refusal
-        self.clock = clock
         self.answers = _Answers(clock)
         self.history = history
         self.store = MemoryHistory(history, clock)
