@@ -117,8 +117,9 @@ class MakeServiceTests(TestCase):
         self.assertIsInstance(service, WssService)
         children = [c for c in service if isinstance(c, StreamServerEndpointService)]
         self.assertEqual(len(children), 4)
-        self.assertEqual(len(list(service)), 8, "the listeners, the hub, the TLS buffer "
-                         "releaser, the wss-hub.v1 pinger and systemd's notifier")
+        self.assertEqual(len(list(service)), 9, "the listeners, the hub, the TLS buffer "
+                         "releaser, the wss-hub.v1 pinger, the lean dispatch and systemd's "
+                         "notifier")
         self.assertEqual(len([c for c in service if isinstance(c, BufferReleaser)]), 1)
         for child in children:
             self.assertIsInstance(child, StreamServerEndpointService)

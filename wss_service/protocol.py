@@ -12,6 +12,7 @@ from OpenSSL import SSL
 from twisted.internet.interfaces import ISSLTransport
 from twisted.logger import Logger
 
+from wss_service.fastpaths import writethrough
 from wss_service.fastpaths.frames import ShortRoad, takesShortRoad
 from wss_service.fastpaths.quietsettings import QuietSettings
 from wss_service.fastpaths.tlsbuffers import releaseBuffers
@@ -82,6 +83,8 @@ class ServiceProtocol:
         return self.factory.hub
 
     def _connectionMade(self):
+        if self.factory.fast.writeThrough:
+            writethrough.install(self.transport)
         super()._connectionMade()
         self.factory.connections.add(self)
 

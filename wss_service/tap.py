@@ -13,6 +13,7 @@ from wss_service.endpoints import listeningEndpoint
 from wss_service.errors import ConfigurationError
 from wss_service.factory import MiB, ServiceFactory, Settings
 from wss_service.limits import IdleSweeper
+from wss_service.fastpaths.dispatch import LeanDispatch
 from wss_service.fastpaths.tlsbuffers import SWEEP_SECONDS, BufferReleaser
 from wss_service.hub import history
 from wss_service.hub.api import apiSite, readKey
@@ -274,6 +275,8 @@ def _buildService(options, reactor):
         pinger.setServiceParent(service)
     if service.tls and fast.buffers:
         BufferReleaser(factory, SWEEP_SECONDS, reactor).setServiceParent(service)
+    if fast.dispatch:
+        LeanDispatch(reactor).setServiceParent(service)
     SystemdService(listeners, reactor).setServiceParent(service)
     return service
 

@@ -12,7 +12,8 @@ from twisted.trial.unittest import TestCase
 from tests.support.handshake import InMemory
 from tests.test_protocol import factory
 from wss_service.apps import EchoProtocol
-from wss_service.fastpaths.frames import ShortRoad, takesShortRoad, unmask
+from wss_service.fastpaths.frames import ShortRoad, prepare, takesShortRoad, unmask
+from wss_service.hub.local import Registry
 
 EXAMPLES = settings(max_examples=300, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -142,3 +143,43 @@ class ShortRoadTests(InMemory, TestCase):
             self.assertRaises(ValueError, protocol.dataReceived, frame(0x81, b"boom", b"abcd") + tom)
             left.append(protocol.data)
         self.assertEqual(left, [tom, tom])
+
+
+class PreparedTests(InMemory, TestCase):
+    """A message framed once for many connections."""
+
+    def sent(self, send, **limits):
+        """What one connection writes or raises, and its counters, for C{send(protocol)}."""
+        protocol, transport = self.handshake(factory(Recorder, clock=self.clock, **limits),
+                                             Sec_WebSocket_Extensions="permessage-deflate")
+        transport.clear()
+        try:
+            send(protocol)
+            raised = None
+        except Exception as e:
+            raised = type(e)
+        stats = protocol.trafficStats
+        return transport.value(), [getattr(stats, name) for name in COUNTERS], raised
+
+    def test_sameAsSendMessage(self):
+        for size in (0, 125, 126, 65535, 65536):
+            for isBinary in (False, True):
+                payload = b"x" * size
+                for limits in ({"maxMessageSize": 0, "maxFrameSize": 0},
+                               {"maxMessageSize": 100}, {"compression": True}):
+                    self.assertEqual(
+                        self.sent(lambda p: p.sendPrepared(prepare(payload, isBinary)),
+                                  **limits),
+                        self.sent(lambda p: p.sendMessage(payload, isBinary), **limits),
+                        (size, isBinary, limits))
+
+    def test_oneFrameForEveryConnection(self):
+        registry = Registry()
+        written = []
+        for clientId in "abc":
+            protocol, transport = self.handshake(factory(Recorder, clock=self.clock))
+            transport.write = written.append
+            registry.add(clientId, protocol)
+        self.assertEqual(registry.deliver(registry.targets("all"), "hé"), 3)
+        self.assertEqual(written, [b"\x81\x03h\xc3\xa9"] * 3)
+        self.assertTrue(written[0] is written[1] is written[2], "the same bytes, built once")

@@ -27,7 +27,7 @@ class SelectionTests(TestCase):
 
     def test_allAvailableHere(self):
         self.assertEqual(fastpaths.problems(), {})
-        self.assertEqual(fastpaths.select(), FastPaths(True, True, True, True))
+        self.assertEqual(fastpaths.select(), FastPaths(True, True, True, True, True, True))
         self.assertEqual(self.lines, [])
 
     def test_offByHand(self):
@@ -37,7 +37,8 @@ class SelectionTests(TestCase):
 
     def test_missingBindingLeavesOutTheOpenSSLPaths(self):
         self.patch(openssl, "FUNCTIONS", openssl.FUNCTIONS + ("SSL_renamed",))
-        self.assertEqual(fastpaths.select(), FastPaths(frames=True, quietSettings=True))
+        self.assertEqual(fastpaths.select(), FastPaths(frames=True, quietSettings=True,
+                                                       writeThrough=True, dispatch=True))
         self.assertEqual(len(self.lines), 1)
         self.assertIn("tls: pyOpenSSL lacks SSL_renamed, so Twisted's TLS layer", self.lines[0])
         self.assertIn("buffers: pyOpenSSL lacks SSL_renamed", self.lines[0])
@@ -49,7 +50,8 @@ class SelectionTests(TestCase):
     def test_twistedChanged(self):
         self.patch(tlstransport, "TWISTED", tlstransport.TWISTED + ("_renamed",))
         self.assertEqual(fastpaths.available(),
-                         FastPaths(buffers=True, frames=True, quietSettings=True))
+                         FastPaths(buffers=True, frames=True, quietSettings=True,
+                                   writeThrough=True, dispatch=True))
         self.patch(tlstransport, "TWISTED_PER_CONNECTION", ("_perConnection",))
         self.assertIn("_perConnection", tlstransport.missing())
 

@@ -1,8 +1,8 @@
 """
 The fast paths: the only code in the service that reaches into another
 library's internals (pyOpenSSL's cffi bindings and C{Connection}
-attributes, Twisted's C{TLSMemoryBIOProtocol}, Autobahn's frame machinery
-and its settings log line).
+attributes, Twisted's C{TLSMemoryBIOProtocol}, TCP transport and epoll
+reactor, Autobahn's frame machinery and its settings log line).
 
 Each is checked at start against the libraries installed. One that finds
 anything missing is left out, with one log line, and the libraries' own
@@ -16,7 +16,9 @@ from functools import cache
 from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
-from wss_service.fastpaths import frames, openssl, quietsettings, tlstransport
+from wss_service.fastpaths import (
+    dispatch, frames, openssl, quietsettings, tlstransport, writethrough,
+)
 
 log = Logger(namespace="wss")
 
@@ -29,6 +31,8 @@ class FastPaths:
     buffers: bool = False
     frames: bool = False
     quietSettings: bool = False
+    writeThrough: bool = False
+    dispatch: bool = False
 
     def tlsFactory(self):
         """The TLS layer under wss connections."""
@@ -41,6 +45,8 @@ CHECKS = {
     "buffers": (openssl.missing, "OpenSSL's buffers kept while idle"),
     "frames": (frames.missing, "Autobahn's frame road"),
     "quietSettings": (quietsettings.missing, "Autobahn's settings log line"),
+    "writeThrough": (writethrough.missing, "Twisted's queued writes"),
+    "dispatch": (dispatch.missing, "Twisted's event dispatch"),
 }
 
 
@@ -63,8 +69,8 @@ def available():
 def select(enabled=True):
     """The fast paths to use, said in one log line where any is left out."""
     if not enabled:
-        log.info("fast paths off (--no-fast-paths): Twisted's TLS layer and Autobahn's "
-                 "frame road serve")
+        log.info("fast paths off (--no-fast-paths): Twisted's TLS layer, queued writes "
+                 "and event dispatch and Autobahn's frame road serve")
         return FastPaths()
     found = problems()
     if found:

@@ -211,19 +211,45 @@ class ShortRoad:
         if (type(payload) is not bytes or len(payload) > self._outLimit
                 or fragmentSize is not None or sync or self.state != OPEN or self.send_queue):
             return super().sendMessage(payload, isBinary, fragmentSize, sync, doNotCompress)
-        length = len(payload)
-        first = BINARY if isBinary else TEXT
-        if length < 126:
-            frame = bytes((first, length)) + payload
-        else:
-            frame = struct.pack("!BBH", first, 126, length) + payload
+        self._sendShort(frame(payload, isBinary), len(payload))
+
+    def sendPrepared(self, prepared):
+        """
+        Send a message made once by L{prepare} for many connections: its
+        frame's very bytes where the short road is open, else as
+        C{sendMessage} would.
+        """
+        payload, isBinary, built = prepared
+        if (built is None or len(payload) > self._outLimit or self.state != OPEN
+                or self.send_queue):
+            return self.sendMessage(payload, isBinary)
+        self._sendShort(built, len(payload))
+
+    def _sendShort(self, built, length):
         stats = self.trafficStats
         stats.outgoingWebSocketMessages += 1
         stats.outgoingWebSocketFrames += 1
         stats.outgoingOctetsAppLevel += length
         stats.outgoingOctetsWebSocketLevel += length
-        stats.outgoingOctetsWireLevel += len(frame)
-        self.transport.write(frame)
+        stats.outgoingOctetsWireLevel += len(built)
+        self.transport.write(built)
+
+
+def frame(payload, isBinary):
+    """An unmasked, unfragmented frame of up to L{SHORT_MAX} bytes."""
+    length = len(payload)
+    first = BINARY if isBinary else TEXT
+    if length < 126:
+        return bytes((first, length)) + payload
+    return struct.pack("!BBH", first, 126, length) + payload
+
+
+def prepare(payload, isBinary):
+    """
+    C{(payload, isBinary, frame)} for L{ShortRoad.sendPrepared}; the frame
+    is L{None} for a payload too long for the short road.
+    """
+    return payload, isBinary, frame(payload, isBinary) if len(payload) <= SHORT_MAX else None
 
 
 def _isUtf8(payload):

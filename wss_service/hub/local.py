@@ -1,7 +1,7 @@
 """
 One process's connections, with their uids, groups and sessions, and
 delivering to them. Pure bookkeeping: no I/O but the connections' own
-C{sendMessage}.
+C{sendMessage} (or C{sendPrepared}: one frame built for all of them).
 """
 
 from collections import Counter, defaultdict
@@ -9,6 +9,7 @@ from collections import Counter, defaultdict
 from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.logger import Logger
 
+from wss_service.fastpaths.frames import prepare
 from wss_service.hub.history import belongs
 
 log = Logger(namespace="wss")
@@ -148,6 +149,8 @@ class Registry:
         is in.
         """
         payload, isBinary = encode(data)
+        # Framed once, on the first connection that can take a prepared frame.
+        prepared = None
         count = 0
         for clientId in clientIds:
             protocol = self.clients.get(clientId)
@@ -157,10 +160,14 @@ class Registry:
                 continue
             try:
                 framing = protocol.hubFraming
-                if framing is None:
-                    protocol.sendMessage(payload, isBinary)
-                else:
+                if framing is not None:
                     framing.deliver(data, self.positionsOf(clientId, positions))
+                elif hasattr(protocol, "sendPrepared"):
+                    if prepared is None:
+                        prepared = prepare(payload, isBinary)
+                    protocol.sendPrepared(prepared)
+                else:
+                    protocol.sendMessage(payload, isBinary)
             except Exception:
                 self.skipped["error"] += 1
                 log.failure("sending to {client} failed; the others still get it",

@@ -1,0 +1,167 @@
+"""
+Writes that go through: on a real loopback TCP connection, a write made
+while nothing waits is on the socket before the reactor turns, and
+everything else comes out as with Twisted's own queued writes (the same
+tests run on both): order, producers, close after the last byte,
+half-close, a lost peer noticed.
+"""
+
+import socket
+
+from twisted.internet import defer, reactor, tcp
+from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.interfaces import IPushProducer
+from twisted.internet.testing import StringTransport
+from twisted.internet.threads import deferToThread
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
+from twisted.trial.unittest import TestCase
+from zope.interface import implementer
+
+from wss_service.fastpaths import writethrough
+from wss_service.fastpaths.writethrough import WriteThroughServer
+
+BIG = 8 << 20
+
+
+class Server(Protocol):
+    def __init__(self, made, lost, writeThrough):
+        self.made, self.lost, self.writeThrough = made, lost, writeThrough
+
+    def connectionMade(self):
+        if self.writeThrough:
+            writethrough.install(self.transport)
+        self.made.callback(self)
+
+    def connectionLost(self, reason):
+        self.lost.callback(reason.value)
+
+
+@implementer(IPushProducer)
+class Producer:
+    def __init__(self):
+        self.calls = []
+
+    def pauseProducing(self):
+        self.calls.append("pause")
+
+    def resumeProducing(self):
+        self.calls.append("resume")
+
+    def stopProducing(self):
+        self.calls.append("stop")
+
+
+def readAll(client, size):
+    """Read C{size} bytes, or to the end if L{None}, blocking (with a deadline)."""
+    chunks, got = [], 0
+    while size is None or got < size:
+        chunk = client.recv(1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+class WriteThroughTests(TestCase):
+    writeThrough = True
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        made, self.lost = defer.Deferred(), defer.Deferred()
+        port = reactor.listenTCP(
+            0, Factory.forProtocol(lambda: Server(made, self.lost, self.writeThrough)),
+            interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.client = socket.create_connection(("127.0.0.1", port.getHost().port), timeout=30)
+        self.addCleanup(self.client.close)
+        self.server = yield made
+        self.transport = self.server.transport
+
+    @defer.inlineCallbacks
+    def tearDown(self):
+        if not self.lost.called:
+            self.transport.abortConnection()
+        yield self.lost
+
+    def test_sentBeforeTheReactorTurns(self):
+        self.transport.write(b"now")
+        self.assertEqual(self.transport in reactor.getWriters(), not self.writeThrough)
+        if self.writeThrough:
+            self.client.setblocking(False)
+            self.assertEqual(self.client.recv(10), b"now")
+
+    def test_transport(self):
+        self.assertIs(type(self.transport), WriteThroughServer)
+
+    @defer.inlineCallbacks
+    def test_whatTheKernelLeavesWaitsInOrderAndPausesTheProducer(self):
+        producer = Producer()
+        self.transport.registerProducer(producer, True)
+        data = bytes(range(256)) * (BIG // 256)
+        self.transport.write(data)
+        self.transport.write(b"tail")
+        self.assertIn(self.transport, reactor.getWriters())
+        self.assertEqual(producer.calls, ["pause", "pause"])
+        self.transport.loseConnection()
+        self.transport.write(b"after")
+        expected = data + b"tail" + b"after"
+        received = yield self.readInThread(len(expected))
+        self.assertEqual(received, expected)
+        self.assertEqual(producer.calls, ["pause"] * 3 + ["resume"], "a pause a queued write")
+        # Twisted closes once the producer is gone.
+        self.transport.unregisterProducer()
+        yield self.lost
+        self.assertEqual(readAll(self.client, None), b"")
+
+    @defer.inlineCallbacks
+    def test_halfClose(self):
+        self.transport.write(b"before")
+        self.transport.loseWriteConnection()
+        self.transport.write(b"after")
+        received = yield self.readInThread(None)
+        self.assertEqual(received, b"beforeafter", "Twisted sends what is written while "
+                         "the write side drains")
+
+    @defer.inlineCallbacks
+    def test_lostPeerNoticed(self):
+        self.client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00" * 2)
+        self.client.close()
+        # The reset may reach the server's socket before or after these.
+        for _ in range(100):
+            self.transport.write(b"x" * 65536)
+        reason = yield self.lost
+        self.assertFalse(self.transport.connected, reason)
+
+    def readInThread(self, size):
+        return deferToThread(readAll, self.client, size)
+
+
+class TwistedsOwnWritesTests(WriteThroughTests):
+    """The same, on Twisted's own transport: the reference."""
+
+    writeThrough = False
+
+    def test_transport(self):
+        self.assertIs(type(self.transport), tcp.Server)
+
+
+class InstallTests(TestCase):
+    def test_foundUnderWrappers(self):
+        server = tcp.Server.__new__(tcp.Server)
+        wrapper = ProtocolWrapper(WrappingFactory(Factory()), Protocol())
+        wrapper.transport = server
+        writethrough.install(wrapper)
+        self.assertIs(type(server), WriteThroughServer)
+
+    def test_otherTransportsKeepTheirWrites(self):
+        transport = StringTransport()
+        writethrough.install(transport)
+        self.assertIs(type(transport), StringTransport)
+
+    def test_twistedChanged(self):
+        self.assertIsNone(writethrough.missing())
+        self.patch(writethrough, "TWISTED", writethrough.TWISTED + ("_renamed",))
+        self.assertEqual(writethrough.missing(), "Twisted's tcp.Server lacks _renamed")
+        self.patch(tcp.Server, "write", lambda self, data: None)
+        self.assertIn("writes in a way this does not know", writethrough.missing())
