@@ -77,7 +77,8 @@ class Options(usage.Options):
     optFlags = [
         ["compression", None, "Accept permessage-deflate (bounded by --max-message-size)."],
         ["no-fast-paths", None,
-         "Serve with Twisted's TLS layer and Autobahn's frame road only (slower; to compare)."],
+         "Serve with Twisted's own TLS layer, writes and event dispatch and Autobahn's frame "
+         "road only (slower; to compare)."],
     ]
 
     optParameters = [
