@@ -28,6 +28,6 @@ setup(
     extras_require={
         "test": ["websockets>=13", "hypothesis>=6", "setuptools>=70.1"],
         "bench": ["websockets>=13", "matplotlib>=3.7", "channels>=4", "daphne>=4",
-                  "channels-redis>=4"],
+                  "channels-redis>=4", "picows>=1.9", "uvloop>=0.19"],
     },
 )

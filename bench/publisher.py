@@ -1,10 +1,15 @@
 """
 The fan-out benchmark's publisher: one message at a time, each starting with
-the CLOCK_MONOTONIC nanoseconds it is published at, the next once the server
-has answered; for DURATION seconds. Prints how many it published.
+the CLOCK_MONOTONIC nanoseconds it is published at, for DURATION seconds.
+Prints how many it published.
 
-    publisher.py http URL KEY DURATION SIZE    # the hub's API: send_to_group "fan"
-    publisher.py ws URL DURATION SIZE          # a reference server's /pub
+With RATE (messages a second), open loop: message i goes at start + i /
+RATE, whatever the receivers have got, so that a server that accepts faster
+than it delivers cannot look faster than it is. Without, closed loop: the
+next once the server has answered.
+
+    publisher.py http URL KEY DURATION SIZE [RATE]   # the hub's API: send_to_group "fan"
+    publisher.py ws URL DURATION SIZE [RATE]         # a reference server's /pub
 """
 
 import asyncio
@@ -20,12 +25,19 @@ def message(size):
     return stamp + " " + "x" * max(0, size - len(stamp) - 1)
 
 
-def viaHTTP(url, key, duration, size):
+def pause(start, count, rate):
+    """Seconds until message C{count} is due (0 when closed loop or late)."""
+    return max(0.0, start + count / rate - time.monotonic()) if rate else 0.0
+
+
+def viaHTTP(url, key, duration, size, rate):
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-    end, count = time.monotonic() + duration, 0
+    start = time.monotonic()
+    end, count = start + duration, 0
     while time.monotonic() < end:
+        time.sleep(pause(start, count, rate))
         connection.request("POST", "/api/send_to_group",
                            json.dumps({"group": "fan", "data": message(size)}), headers)
         response = connection.getresponse()
@@ -34,12 +46,14 @@ def viaHTTP(url, key, duration, size):
     return count
 
 
-async def viaWebSocket(url, duration, size):
+async def viaWebSocket(url, duration, size, rate):
     from websockets.asyncio.client import connect
 
     async with connect(url, proxy=None, max_size=None) as ws:
-        end, count = time.monotonic() + duration, 0
+        start = time.monotonic()
+        end, count = start + duration, 0
         while time.monotonic() < end:
+            await asyncio.sleep(pause(start, count, rate))
             await ws.send(message(size))
             await ws.recv()
             count += 1
@@ -48,11 +62,12 @@ async def viaWebSocket(url, duration, size):
 
 def main(kind, *arguments):
     if kind == "http":
-        url, key, duration, size = arguments
-        count = viaHTTP(url, key, float(duration), int(size))
+        url, key, duration, size, *rate = arguments
+        count = viaHTTP(url, key, float(duration), int(size), float(rate[0]) if rate else 0)
     else:
-        url, duration, size = arguments
-        count = asyncio.run(viaWebSocket(url, float(duration), int(size)))
+        url, duration, size, *rate = arguments
+        count = asyncio.run(viaWebSocket(url, float(duration), int(size),
+                                         float(rate[0]) if rate else 0))
     print(json.dumps({"published": count}))
 
 
