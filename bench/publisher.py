@@ -6,10 +6,12 @@ Prints how many it published.
 With RATE (messages a second), open loop: message i goes at start + i /
 RATE, whatever the receivers have got, so that a server that accepts faster
 than it delivers cannot look faster than it is. Without, closed loop: the
-next once the server has answered.
+next once the server has answered. With FROM and UNTIL (CLOCK_MONOTONIC
+seconds: the receivers' measuring window), it also prints how many it
+published within them.
 
-    publisher.py http URL KEY DURATION SIZE [RATE]   # the hub's API: send_to_group "fan"
-    publisher.py ws URL DURATION SIZE [RATE]         # a reference server's /pub
+    publisher.py http URL KEY DURATION SIZE [RATE [FROM UNTIL]]   # the hub's API
+    publisher.py ws URL DURATION SIZE [RATE [FROM UNTIL]]         # a reference server's /pub
 """
 
 import asyncio
@@ -30,7 +32,7 @@ def pause(start, count, rate):
     return max(0.0, start + count / rate - time.monotonic()) if rate else 0.0
 
 
-def viaHTTP(url, key, duration, size, rate):
+def viaHTTP(url, key, duration, size, rate, sent):
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
@@ -38,6 +40,7 @@ def viaHTTP(url, key, duration, size, rate):
     end, count = start + duration, 0
     while time.monotonic() < end:
         time.sleep(pause(start, count, rate))
+        sent.append(time.monotonic())
         connection.request("POST", "/api/send_to_group",
                            json.dumps({"group": "fan", "data": message(size)}), headers)
         response = connection.getresponse()
@@ -46,7 +49,7 @@ def viaHTTP(url, key, duration, size, rate):
     return count
 
 
-async def viaWebSocket(url, duration, size, rate):
+async def viaWebSocket(url, duration, size, rate, sent):
     from websockets.asyncio.client import connect
 
     async with connect(url, proxy=None, max_size=None) as ws:
@@ -54,6 +57,7 @@ async def viaWebSocket(url, duration, size, rate):
         end, count = start + duration, 0
         while time.monotonic() < end:
             await asyncio.sleep(pause(start, count, rate))
+            sent.append(time.monotonic())
             await ws.send(message(size))
             await ws.recv()
             count += 1
@@ -62,13 +66,18 @@ async def viaWebSocket(url, duration, size, rate):
 
 def main(kind, *arguments):
     if kind == "http":
-        url, key, duration, size, *rate = arguments
-        count = viaHTTP(url, key, float(duration), int(size), float(rate[0]) if rate else 0)
+        url, key, duration, size, *paced = arguments
+        publish = lambda rate, sent: viaHTTP(url, key, float(duration), int(size), rate, sent)
     else:
-        url, duration, size, *rate = arguments
-        count = asyncio.run(viaWebSocket(url, float(duration), int(size),
-                                         float(rate[0]) if rate else 0))
-    print(json.dumps({"published": count}))
+        url, duration, size, *paced = arguments
+        publish = lambda rate, sent: asyncio.run(
+            viaWebSocket(url, float(duration), int(size), rate, sent))
+    rate, window = (float(paced[0]) if paced else 0), [float(t) for t in paced[1:3]]
+    sent = []
+    figures = {"published": publish(rate, sent)}
+    if window:
+        figures["in_window"] = sum(window[0] <= t < window[1] for t in sent)
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":
