@@ -99,28 +99,22 @@ class SignalledService(MultiService):
         self.reactor = reactor
 
     def privilegedStartService(self):
-        # Before listening, for signals that come before the reactor runs;
-        # again right after the reactor installs its own, in the same phase
-        # of its startup (the reactor's trigger was added first), so that no
-        # SIGTERM finds Twisted's handler, which makes twistd re-raise it.
-        self._installSignalHandlers()
-        if self.reactor.running:
-            self._installSignalHandlers()
-        else:
-            self.reactor.addSystemEventTrigger("during", "startup", self._installSignalHandlers)
-        super().privilegedStartService()
-
-    def _installSignalHandlers(self):
         def later(action):
             return lambda signum, frame: self.reactor.callFromThread(action)
 
+        # Before listening, for signals that come before the reactor runs.
         signal.signal(signal.SIGHUP, later(self.reload))
         if _earlySighups:
             _earlySighups.clear()
             self.reactor.callFromThread(self.reload)
-        # Twisted's own handlers make twistd re-raise the signal at exit.
-        signal.signal(signal.SIGTERM, later(self._stop))
-        signal.signal(signal.SIGINT, later(self._stop))
+        stop = later(self._stop)
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        # And as the reactor's own: it installs its sigTerm and sigInt as it
+        # starts, and a SIGTERM that found Twisted's would make twistd
+        # re-raise it at exit (status -15, not 0).
+        self.reactor.sigTerm = self.reactor.sigInt = stop
+        super().privilegedStartService()
 
     def _stop(self):
         if not self._stopping:
