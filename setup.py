@@ -1,4 +1,12 @@
-from setuptools import find_packages, setup
+import os
+
+from setuptools import Extension, find_packages, setup
+
+# The compiled short road for frames: built where a C compiler and Python's
+# headers exist, skipped (the pure-Python road serves) where not, or when
+# WSS_SERVICE_PURE_PYTHON=1.
+compiled = [] if os.environ.get("WSS_SERVICE_PURE_PYTHON") == "1" else [
+    Extension("_wss_frames", ["wss_service/fastpaths/_wss_frames.c"], optional=True)]
 
 setup(
     name="wss-service",
@@ -24,6 +32,7 @@ setup(
         "hiredis>=3.0",
         "pyjwt>=2.8,<3",
     ],
+    ext_modules=compiled,
     entry_points={"console_scripts": ["wss-doctor = wss_service.doctor.cli:main"]},
     extras_require={
         "test": ["websockets>=13", "hypothesis>=6", "setuptools>=70.1"],

@@ -15,8 +15,10 @@ from wss_service.apps import EchoProtocol
 from wss_service.fastpaths.frames import ShortRoad, prepare, takesShortRoad, unmask
 from wss_service.hub.local import Registry
 
+# Run by two classes, one per road (see test_compiled.PythonRoadTests).
 EXAMPLES = settings(max_examples=300, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.differing_executors])
 COUNTERS = ("incomingWebSocketMessages", "incomingWebSocketFrames",
             "incomingOctetsWireLevel", "outgoingWebSocketMessages",
             "outgoingWebSocketFrames", "outgoingOctetsWireLevel")

@@ -28,7 +28,16 @@ class SelectionTests(TestCase):
     def test_allAvailableHere(self):
         self.assertEqual(fastpaths.problems(), {})
         self.assertEqual(fastpaths.select(), FastPaths(True, True, True, True, True, True))
-        self.assertEqual(self.lines, [])
+        road = "compiled" if frames.compiled else "pure Python"
+        self.assertEqual(len(self.lines), 1)
+        self.assertIn(f"short road for frames: {road}", self.lines[0])
+
+    def test_pureSaidWithWhy(self):
+        self.patch(frames, "compiled", None)
+        self.patch(frames, "notCompiled", "no compiled module (...)")
+        fastpaths.select()
+        self.assertEqual(self.lines, ["short road for frames: pure Python "
+                                      "(no compiled module (...))"])
 
     def test_offByHand(self):
         self.assertEqual(fastpaths.select(enabled=False), FastPaths())
@@ -39,7 +48,7 @@ class SelectionTests(TestCase):
         self.patch(openssl, "FUNCTIONS", openssl.FUNCTIONS + ("SSL_renamed",))
         self.assertEqual(fastpaths.select(), FastPaths(frames=True, quietSettings=True,
                                                        writeThrough=True, dispatch=True))
-        self.assertEqual(len(self.lines), 1)
+        self.assertEqual(len(self.lines), 2, "what is left out, and which short road serves")
         self.assertIn("tls: pyOpenSSL lacks SSL_renamed, so Twisted's TLS layer", self.lines[0])
         self.assertIn("buffers: pyOpenSSL lacks SSL_renamed", self.lines[0])
 

@@ -1,7 +1,8 @@
 """
 The service with its fast paths unavailable (--no-fast-paths, or an
 internal of a library missing) still does what the behaviour tests ask,
-through the libraries' own code: both modes, drain, reload, limits.
+through the libraries' own code: both modes, drain, reload, limits. The
+short road for frames serves compiled or in Python, and says which.
 """
 
 import sys
@@ -11,7 +12,8 @@ from twisted.trial.unittest import TestCase
 from tests.integration import test_direct, test_lifecycle, test_operations, test_proxies
 from tests.support.clients import exchange
 from tests.support.pki import PKI
-from tests.support.service import Service, freePort
+from tests.support.service import Service, environment, freePort
+from wss_service.fastpaths import frames
 
 WITHOUT = ("--no-fast-paths",)
 
@@ -66,3 +68,30 @@ class MissingInternalsTests(TestCase):
         self.assertIn("tls: pyOpenSSL lacks SSL_renamed, so Twisted's TLS layer", lines[0])
         self.assertIn("frames: Autobahn lacks renamed, so Autobahn's frame road", lines[0])
         self.assertNotIn("quietSettings", lines[0])
+
+
+class ShortRoadTests(TestCase):
+    def serve(self, **env):
+        pki = PKI(self.mktemp())
+        port, tlsPort = freePort(), freePort()
+        service = Service(self, "--endpoint", f"tcp:{port}:interface=127.0.0.1",
+                          "--endpoint", pki.endpoint(tlsPort), "--app",
+                          "wss_service.apps:EchoProtocol", port=tlsPort,
+                          env=environment(**env))
+        for url, options in [(f"ws://127.0.0.1:{port}/wss", {}),
+                             (f"wss://localhost:{tlsPort}/wss", {"ssl": pki.clientContext()})]:
+            for message in ["tom", "h\xe9" * 40000, b"\x00\xff" * 10]:
+                self.assertEqual(exchange(url, message, max_size=None, **options), message)
+        return service
+
+    def test_pythonWhenAsked(self):
+        service = self.serve(**{frames.PURE: "1"})
+        service.waitForLog(f"short road for frames: pure Python ({frames.PURE}=1 in the "
+                           f"environment)")
+
+    def test_compiled(self):
+        from tests.fastpaths.test_compiled import requireCompiled
+
+        requireCompiled()
+        service = self.serve()
+        service.waitForLog("short road for frames: compiled")

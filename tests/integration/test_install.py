@@ -1,26 +1,66 @@
 """
 `pip install .` (not editable) installs the plugin (`twistd --help` lists wss)
-and the wss-doctor script.
+and the wss-doctor script, with the compiled short road for frames where a
+C compiler works and without it (the pure-Python road serves) where not.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 
 from twisted.trial.unittest import TestCase
 
+from tests.support.binaries import requireBinary
 from tests.support.service import REPO
+
+ROAD = ("from wss_service.fastpaths import frames; "
+        "print(frames.compiled is not None, frames.notCompiled)")
+# The same where no compiled module can be imported (this Python's own has one).
+ROAD_WITHOUT = "import sys; sys.modules['_wss_frames'] = None; " + ROAD
+
+
+def environment(**extra):
+    """This environment without a wish for pure Python (the floors' CI run has it)."""
+    env = {k: v for k, v in os.environ.items() if k != "WSS_SERVICE_PURE_PYTHON"}
+    env.update(extra)
+    return env
 
 
 class InstallTests(TestCase):
-    def test_pipInstallListsPlugin(self):
+    def install(self, **extra):
+        """C{pip install} a copy of the work tree (without a build left by another)."""
         target = os.path.abspath(self.mktemp())
         build = os.path.abspath(self.mktemp())
+        source = os.path.abspath(self.mktemp())
+        shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+            ".*", "build", "_trial_temp*", "*.egg-info", "bench", "conformance", "tests"))
         subprocess.run(
             [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index",
-             "--no-build-isolation", "--target", target, REPO],
-            check=True, timeout=300, cwd=REPO, env=dict(os.environ, TMPDIR=os.path.dirname(build)),
+             "--no-build-isolation", "--target", target, source],
+            check=True, timeout=300, cwd=REPO,
+            env=environment(TMPDIR=os.path.dirname(build), **extra),
         )
+        return target
+
+    def road(self, target, code=ROAD):
+        """What the installed copy says of its short road for frames."""
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                env=environment(PYTHONPATH=target), cwd=target, timeout=60)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        return result.stdout.strip()
+
+    def test_compiledWhereACompilerWorks(self):
+        requireBinary("cc")
+        self.assertEqual(self.road(self.install()), "True None")
+
+    def test_installsWithoutACompiler(self):
+        target = self.install(CC="false")
+        self.assertFalse([n for n in os.listdir(target) if n.startswith("_wss_frames")])
+        self.assertIn("False no compiled module", self.road(target, ROAD_WITHOUT))
+
+    def test_pipInstallListsPlugin(self):
+        target = self.install()
         self.assertTrue(os.path.exists(os.path.join(target, "twisted", "plugins", "wss_plugin.py")))
         # Only the installed copy is importable: not the work tree.
         twistd = os.path.join(os.path.dirname(sys.executable), "twistd")

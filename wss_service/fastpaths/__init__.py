@@ -78,4 +78,11 @@ def select(enabled=True):
                  "same results): {paths}", paths="; ".join(
                      f"{name}: {problem}, so {CHECKS[name][1]}"
                      for name, problem in found.items()))
-    return available()
+    paths = available()
+    if paths.frames:
+        if frames.compiled is not None:
+            log.info("short road for frames: compiled ({module})",
+                     module=frames.compiled.__file__)
+        else:
+            log.info("short road for frames: pure Python ({why})", why=frames.notCompiled)
+    return paths

@@ -7,8 +7,15 @@ invalid UTF-8, a frame not yet complete enough to judge) goes on Autobahn's
 own road, which stays the reference for every verdict. The short road
 skips Autobahn's per-frame and per-message hooks, so an app that overrides
 one of them (see L{HOOKS}) keeps Autobahn's road throughout.
+
+The per-message work (finding whole frames, unmasking, checking UTF-8,
+building frames) is compiled where C{pip install} could build the optional
+C{_wss_frames} module (C{wss_service/fastpaths/_wss_frames.c}); otherwise,
+or with C{WSS_SERVICE_PURE_PYTHON=1} in the environment, the Python here
+does it, with the same results.
 """
 
+import os
 import struct
 from importlib.metadata import version
 
@@ -27,6 +34,9 @@ SHORT_MAX = 0xFFFF
 TEXT, BINARY = 0x81, 0x82
 MASKED = 0x80
 NATIVE_FROM = 1024 if getattr(autobahnProtocol, "USES_NVX", False) else SHORT_MAX
+# What this expects of the compiled module (its API number).
+COMPILED_API = 1
+PURE = "WSS_SERVICE_PURE_PYTHON"
 
 # The Autobahn releases the tests cover, and what the short road reads and
 # writes of a connection beyond Autobahn's public interface.
@@ -151,59 +161,24 @@ class ShortRoad:
             the buffer is empty, ends in part of a short frame, or the
             connection closed.
         """
+        if self._listeners:
+            return not self.data
         data = self.data
-        size = len(data)
+        frames, waiting = scan(data, self._inLimit, self.utf8validateIncoming)
         position = 0
-        waiting = True
         try:
-            while position < size:
-                waiting, start, length = self._shortFrameAt(data, position, size)
-                if start is None:
-                    break
-                end = start + length
-                payload = unmask(data[start - 4:start], data[start:end])
-                opcode = data[position]
-                if opcode == TEXT and self.utf8validateIncoming and not _isUtf8(payload):
-                    waiting = False
-                    break
+            for end, payload, isBinary in frames:
+                if self._listeners:
+                    # The app began listening: Autobahn's road tells them.
+                    return False
                 position = end
-                self._deliver(payload, opcode == BINARY)
+                self._deliver(payload, isBinary)
                 if self.state != OPEN:
-                    waiting = self.state == CLOSED
-                    break
+                    return self.state == CLOSED
         finally:
             # Even if the app raised: what it was given is consumed.
             self.data = data[position:]
         return waiting
-
-    def _shortFrameAt(self, data, position, size):
-        """
-        C{(waiting, start, length)}: C{start} of the payload, or L{None}
-        with C{waiting} telling whether the frame may still turn out short.
-        """
-        if size - position < 2:
-            return True, None, 0
-        first, second = data[position], data[position + 1]
-        if (first != TEXT and first != BINARY) or not second & MASKED:
-            return False, None, 0
-        length = second & 0x7F
-        if length < 126:
-            start = position + 6
-        elif length == 126:
-            start = position + 8
-            if size < start:
-                return True, None, 0
-            length = struct.unpack_from("!H", data, position + 2)[0]
-            if length < 126:
-                return False, None, 0
-        else:
-            return False, None, 0
-        if length > self._inLimit or self._listeners:
-            return False, None, 0
-        if size < start + length:
-            # Autobahn checks the UTF-8 of text as it comes, failing fast.
-            return first == BINARY, None, 0
-        return True, start, length
 
     def _deliver(self, payload, isBinary):
         length = len(payload)
@@ -245,13 +220,89 @@ class ShortRoad:
         self.transport.write(built)
 
 
-def frame(payload, isBinary):
+def pythonFrame(payload, isBinary):
     """An unmasked, unfragmented frame of up to L{SHORT_MAX} bytes."""
     length = len(payload)
     first = BINARY if isBinary else TEXT
     if length < 126:
         return bytes((first, length)) + payload
     return struct.pack("!BBH", first, 126, length) + payload
+
+
+def pythonScan(data, limit, validate):
+    """
+    C{(frames, waiting)}: the whole short frames (payloads of at most
+    C{limit}) at the head of C{data}, as C{[(end, payload, isBinary)]},
+    C{end} being where each ends in C{data}, and whether Autobahn has
+    nothing to do with what follows them until more data comes. Text that
+    is not UTF-8 (when C{validate}) ends them, for Autobahn to judge.
+    """
+    frames = []
+    size = len(data)
+    position = 0
+    while position < size:
+        waiting, start, length = _shortFrameAt(data, position, size, limit)
+        if start is None:
+            return frames, waiting
+        end = start + length
+        payload = unmask(data[start - 4:start], data[start:end])
+        first = data[position]
+        if first == TEXT and validate and not _isUtf8(payload):
+            return frames, False
+        frames.append((end, payload, first == BINARY))
+        position = end
+    return frames, True
+
+
+def _shortFrameAt(data, position, size, limit):
+    """
+    C{(waiting, start, length)}: C{start} of the payload, or L{None}
+    with C{waiting} telling whether the frame may still turn out short.
+    """
+    if size - position < 2:
+        return True, None, 0
+    first, second = data[position], data[position + 1]
+    if (first != TEXT and first != BINARY) or not second & MASKED:
+        return False, None, 0
+    length = second & 0x7F
+    if length < 126:
+        start = position + 6
+    elif length == 126:
+        start = position + 8
+        if size < start:
+            return True, None, 0
+        length = struct.unpack_from("!H", data, position + 2)[0]
+        if length < 126:
+            return False, None, 0
+    else:
+        return False, None, 0
+    if length > limit:
+        return False, None, 0
+    if size < start + length:
+        # Autobahn checks the UTF-8 of text as it comes, failing fast.
+        return first == BINARY, None, 0
+    return True, start, length
+
+
+def _compiled():
+    """C{(the compiled module or None, why not)}."""
+    if os.environ.get(PURE) == "1":
+        return None, f"{PURE}=1 in the environment"
+    try:
+        import _wss_frames
+    except ImportError:
+        return None, ("no compiled module (pip install builds it where a C compiler and "
+                      "Python's headers exist)")
+    if getattr(_wss_frames, "API", None) != COMPILED_API:
+        return None, (f"the compiled module {_wss_frames.__file__} is of another release "
+                      f"(API {getattr(_wss_frames, 'API', None)}, not {COMPILED_API}); "
+                      f"pip install again")
+    return _wss_frames, None
+
+
+compiled, notCompiled = _compiled()
+scan = compiled.scan if compiled else pythonScan
+frame = compiled.frame if compiled else pythonFrame
 
 
 def prepare(payload, isBinary):

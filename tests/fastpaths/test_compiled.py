@@ -1,0 +1,90 @@
+"""
+The compiled short road (C{_wss_frames}) gives the Python road's results
+for any bytes: the same frames, payloads and verdicts, the same frames built.
+The tests of the short road against Autobahn run on both roads (see
+L{PythonRoadTests}).
+"""
+
+import os
+
+from hypothesis import given, settings, strategies as st
+from twisted.trial.unittest import SkipTest, TestCase
+
+from tests.fastpaths import test_frames
+from tests.fastpaths.test_frames import frame as anyFrame, keys, odd, payloads, whole
+from wss_service.fastpaths import frames
+
+EXAMPLES = settings(max_examples=2000, deadline=None)
+LIMITS = st.sampled_from([0, 1, 50, 125, 126, 300, 0xFFFF])
+# Text around the UTF-8 edges: overlong forms, surrogates, beyond U+10FFFF, cut sequences.
+EDGES = [b"\xc0\x80", b"\xc1\xbf", b"\xc2\x80", b"\xdf\xbf", b"\xe0\x9f\xbf", b"\xe0\xa0\x80",
+         b"\xed\x9f\xbf", b"\xed\xa0\x80", b"\xef\xbf\xbf", b"\xf0\x8f\xbf\xbf",
+         b"\xf0\x90\x80\x80", b"\xf4\x8f\xbf\xbf", b"\xf4\x90\x80\x80", b"\xf5\x80\x80\x80",
+         b"\xff", b"\x80", b"\xe2\x82", b"\xf0\x9f\x98"]
+utf8ish = st.lists(st.one_of(st.sampled_from(EDGES), st.text(max_size=12).map(str.encode),
+                             st.binary(max_size=9)), max_size=12).map(b"".join)
+texts = st.builds(anyFrame, st.just(0x81), utf8ish, keys)
+streams = st.lists(st.one_of(whole, texts, texts, odd), min_size=1, max_size=10).map(b"".join)
+
+
+def requireCompiled():
+    """
+    The compiled module. Missing, the test is skipped, except under CI
+    (C{CI=true}) unless the run is meant to be pure Python
+    (C{WSS_SERVICE_PURE_PYTHON=1}).
+    """
+    if frames.compiled is not None:
+        return frames.compiled
+    message = f"the compiled short road is not here: {frames.notCompiled}"
+    if (os.environ.get("CI", "").lower() == "true"
+            and os.environ.get(frames.PURE) != "1"):
+        raise AssertionError(f"{message}; CI builds it (gcc, python3-dev)")
+    raise SkipTest(message)
+
+
+class CompiledTests(TestCase):
+    def setUp(self):
+        self.compiled = requireCompiled()
+
+    @EXAMPLES
+    @given(streams, st.integers(min_value=0, max_value=200), LIMITS, st.booleans())
+    def test_scanAsPython(self, data, cut, limit, validate):
+        for chunk in (data, data[:cut], data[cut:]):
+            self.assertEqual(self.compiled.scan(chunk, limit, validate),
+                             frames.pythonScan(chunk, limit, validate))
+
+    @EXAMPLES
+    @given(utf8ish)
+    def test_utf8AsPython(self, text):
+        data = anyFrame(0x81, text, b"\x01\x02\x03\x04")
+        found, _ = self.compiled.scan(data, 0xFFFF, True)
+        self.assertEqual(bool(found), frames._isUtf8(text), text)
+
+    @given(payloads, st.booleans())
+    def test_frameAsPython(self, payload, isBinary):
+        self.assertEqual(self.compiled.frame(payload, isBinary),
+                         frames.pythonFrame(payload, isBinary))
+
+    def test_largeFrames(self):
+        key = b"\x9a\x01\xff\x10"
+        for size in (125, 126, 127, 4095, 65535):
+            payload = bytes(range(256)) * (size // 256) + b"y" * (size % 256)
+            data = anyFrame(0x82, payload, key)
+            self.assertEqual(self.compiled.scan(data, 0xFFFF, True),
+                             ([(len(data), payload, True)], True))
+            self.assertEqual(self.compiled.frame(payload, False),
+                             frames.pythonFrame(payload, False))
+        self.assertRaises(ValueError, self.compiled.frame, b"z" * 65536, True)
+
+    def test_inUseHere(self):
+        self.assertIs(frames.scan, self.compiled.scan)
+        self.assertIs(frames.frame, self.compiled.frame)
+
+
+class PythonRoadTests(test_frames.ShortRoadTests):
+    """The short road's tests against Autobahn, on the Python road."""
+
+    def setUp(self):
+        super().setUp()
+        self.patch(frames, "scan", frames.pythonScan)
+        self.patch(frames, "frame", frames.pythonFrame)
