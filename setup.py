@@ -2,11 +2,12 @@ import os
 
 from setuptools import Extension, find_packages, setup
 
-# The compiled short road for frames: built where a C compiler and Python's
-# headers exist, skipped (the pure-Python road serves) where not, or when
-# WSS_SERVICE_PURE_PYTHON=1.
+# The compiled short road for frames and TLS layer's OpenSSL calls: built
+# where a C compiler and Python's headers exist, skipped (the pure-Python
+# roads serve) where not, or when WSS_SERVICE_PURE_PYTHON=1.
 compiled = [] if os.environ.get("WSS_SERVICE_PURE_PYTHON") == "1" else [
-    Extension("_wss_frames", ["wss_service/fastpaths/_wss_frames.c"], optional=True)]
+    Extension(name, [f"wss_service/fastpaths/{name}.c"], optional=True)
+    for name in ("_wss_frames", "_wss_tls")]
 
 setup(
     name="wss-service",

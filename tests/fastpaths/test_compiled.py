@@ -5,12 +5,11 @@ The tests of the short road against Autobahn run on both roads (see
 L{PythonRoadTests}).
 """
 
-import os
-
 from hypothesis import given, settings, strategies as st
-from twisted.trial.unittest import SkipTest, TestCase
+from twisted.trial.unittest import TestCase
 
 from tests.fastpaths import test_frames
+from tests.support.compiled import requireCompiled
 from tests.fastpaths.test_frames import frame as anyFrame, keys, odd, payloads, whole
 from wss_service.fastpaths import frames
 
@@ -27,24 +26,9 @@ texts = st.builds(anyFrame, st.just(0x81), utf8ish, keys)
 streams = st.lists(st.one_of(whole, texts, texts, odd), min_size=1, max_size=10).map(b"".join)
 
 
-def requireCompiled():
-    """
-    The compiled module. Missing, the test is skipped, except under CI
-    (C{CI=true}) unless the run is meant to be pure Python
-    (C{WSS_SERVICE_PURE_PYTHON=1}).
-    """
-    if frames.compiled is not None:
-        return frames.compiled
-    message = f"the compiled short road is not here: {frames.notCompiled}"
-    if (os.environ.get("CI", "").lower() == "true"
-            and os.environ.get(frames.PURE) != "1"):
-        raise AssertionError(f"{message}; CI builds it (gcc, python3-dev)")
-    raise SkipTest(message)
-
-
 class CompiledTests(TestCase):
     def setUp(self):
-        self.compiled = requireCompiled()
+        self.compiled = requireCompiled(frames)
 
     @EXAMPLES
     @given(streams, st.integers(min_value=0, max_value=200), LIMITS, st.booleans())

@@ -28,16 +28,20 @@ class SelectionTests(TestCase):
     def test_allAvailableHere(self):
         self.assertEqual(fastpaths.problems(), {})
         self.assertEqual(fastpaths.select(), FastPaths(True, True, True, True, True, True))
-        road = "compiled" if frames.compiled else "pure Python"
-        self.assertEqual(len(self.lines), 1)
-        self.assertIn(f"short road for frames: {road}", self.lines[0])
+        self.assertEqual(len(self.lines), 2)
+        for road, line in zip((frames, tlstransport), self.lines):
+            self.assertIn(": compiled (" if road.compiled else ": pure Python (", line)
+        self.assertIn("short road for frames: ", self.lines[0])
+        self.assertIn("TLS layer's OpenSSL calls: ", self.lines[1])
 
     def test_pureSaidWithWhy(self):
-        self.patch(frames, "compiled", None)
-        self.patch(frames, "notCompiled", "no compiled module (...)")
+        for road in (frames, tlstransport):
+            self.patch(road, "compiled", None)
+            self.patch(road, "notCompiled", "no compiled module (...)")
         fastpaths.select()
-        self.assertEqual(self.lines, ["short road for frames: pure Python "
-                                      "(no compiled module (...))"])
+        self.assertEqual(self.lines, [
+            "short road for frames: pure Python (no compiled module (...))",
+            "TLS layer's OpenSSL calls: pure Python (no compiled module (...))"])
 
     def test_offByHand(self):
         self.assertEqual(fastpaths.select(enabled=False), FastPaths())

@@ -14,13 +14,17 @@ from twisted.internet.interfaces import IHandshakeListener
 from twisted.internet.protocol import Factory, Protocol
 from twisted.trial.unittest import TestCase
 
+from tests.support.compiled import requireCompiled
 from tests.support.handshake import clientFrame, request, serverFrames
 from tests.support.tlswire import TLSWire
 from tests.test_protocol import factory
 from wss_service.apps import EchoProtocol
+from wss_service.fastpaths import openssl, tlstransport
 
+# Run by two classes, one per road (see PythonRoadTests).
 EXAMPLES = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.differing_executors])
 
 
 class Ends(EchoProtocol):
@@ -123,3 +127,31 @@ class TLSTransportTests(TLSWire, TestCase):
         self.assertEqual(len(self.factory.ends), 1)
         # As Twisted's own: an end without close_notify is not a clean one.
         self.assertTrue(self.factory.ends[0].check(ConnectionLost))
+
+
+class PythonRoadTests(TLSTransportTests):
+    """The same, with pyOpenSSL's bindings doing OpenSSL's work from Python."""
+
+    def setUp(self):
+        super().setUp()
+        self.patch(tlstransport.TLSFactory, "protocol", tlstransport.TLSTransport)
+
+    def test_pythonRoad(self):
+        self.open()
+        self.assertIs(type(self.wire), tlstransport.TLSTransport)
+
+
+class CompiledRoadTests(TestCase):
+    def test_inUseHere(self):
+        requireCompiled(tlstransport)
+        self.assertIs(tlstransport.TLSFactory.protocol, tlstransport.CompiledTLSTransport)
+
+    def test_noAddressesNoCompiledRoad(self):
+        requireCompiled(tlstransport)
+
+        def noAddresses(names):
+            raise AttributeError("no __self__")
+
+        self.patch(openssl, "functionAddresses", noAddresses)
+        self.assertEqual(tlstransport._compiled(), (
+            None, "pyOpenSSL's bindings give no OpenSSL function addresses (no __self__)"))

@@ -11,9 +11,11 @@ from twisted.trial.unittest import TestCase
 
 from tests.integration import test_direct, test_lifecycle, test_operations, test_proxies
 from tests.support.clients import exchange
+from tests.support.compiled import requireCompiled
 from tests.support.pki import PKI
 from tests.support.service import Service, environment, freePort
-from wss_service.fastpaths import frames
+from wss_service.fastpaths import frames, tlstransport
+from wss_service.fastpaths.compiled import PURE
 
 WITHOUT = ("--no-fast-paths",)
 
@@ -85,13 +87,13 @@ class ShortRoadTests(TestCase):
         return service
 
     def test_pythonWhenAsked(self):
-        service = self.serve(**{frames.PURE: "1"})
-        service.waitForLog(f"short road for frames: pure Python ({frames.PURE}=1 in the "
-                           f"environment)")
+        service = self.serve(**{PURE: "1"})
+        for what in ("short road for frames", "TLS layer's OpenSSL calls"):
+            service.waitForLog(f"{what}: pure Python ({PURE}=1 in the environment)")
 
     def test_compiled(self):
-        from tests.fastpaths.test_compiled import requireCompiled
-
-        requireCompiled()
+        for road in (frames, tlstransport):
+            requireCompiled(road)
         service = self.serve()
-        service.waitForLog("short road for frames: compiled")
+        for what in ("short road for frames", "TLS layer's OpenSSL calls"):
+            service.waitForLog(f"{what}: compiled")

@@ -1,7 +1,8 @@
 """
 `pip install .` (not editable) installs the plugin (`twistd --help` lists wss)
-and the wss-doctor script, with the compiled short road for frames where a
-C compiler works and without it (the pure-Python road serves) where not.
+and the wss-doctor script, with the compiled modules (the short road for
+frames, the TLS layer's OpenSSL calls) where a C compiler works and without
+them (the pure-Python roads serve) where not.
 """
 
 import os
@@ -14,10 +15,11 @@ from twisted.trial.unittest import TestCase
 from tests.support.binaries import requireBinary
 from tests.support.service import REPO
 
-ROAD = ("from wss_service.fastpaths import frames; "
-        "print(frames.compiled is not None, frames.notCompiled)")
-# The same where no compiled module can be imported (this Python's own has one).
-ROAD_WITHOUT = "import sys; sys.modules['_wss_frames'] = None; " + ROAD
+MODULES = ("_wss_frames", "_wss_tls")
+ROAD = ("from wss_service.fastpaths import frames, tlstransport; "
+        "print(*[(r.compiled is not None, r.notCompiled) for r in (frames, tlstransport)])")
+# The same where no compiled module can be imported (this Python's own has them).
+ROAD_WITHOUT = ("import sys; sys.modules.update(_wss_frames=None, _wss_tls=None); " + ROAD)
 
 
 def environment(**extra):
@@ -44,7 +46,7 @@ class InstallTests(TestCase):
         return target
 
     def road(self, target, code=ROAD):
-        """What the installed copy says of its short road for frames."""
+        """What the installed copy says of its compiled modules."""
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                 env=environment(PYTHONPATH=target), cwd=target, timeout=60)
         self.assertEqual(result.returncode, 0, result.stderr)
@@ -52,12 +54,12 @@ class InstallTests(TestCase):
 
     def test_compiledWhereACompilerWorks(self):
         requireBinary("cc")
-        self.assertEqual(self.road(self.install()), "True None")
+        self.assertEqual(self.road(self.install()), "(True, None) (True, None)")
 
     def test_installsWithoutACompiler(self):
         target = self.install(CC="false")
-        self.assertFalse([n for n in os.listdir(target) if n.startswith("_wss_frames")])
-        self.assertIn("False no compiled module", self.road(target, ROAD_WITHOUT))
+        self.assertFalse([n for n in os.listdir(target) if n.startswith(MODULES)])
+        self.assertEqual(self.road(target, ROAD_WITHOUT).count('(False, "no compiled module'), 2)
 
     def test_pipInstallListsPlugin(self):
         target = self.install()

@@ -79,10 +79,10 @@ def select(enabled=True):
                      f"{name}: {problem}, so {CHECKS[name][1]}"
                      for name, problem in found.items()))
     paths = available()
-    if paths.frames:
-        if frames.compiled is not None:
-            log.info("short road for frames: compiled ({module})",
-                     module=frames.compiled.__file__)
-        else:
-            log.info("short road for frames: pure Python ({why})", why=frames.notCompiled)
+    for road, what, serves in ((frames, "short road for frames", paths.frames),
+                               (tlstransport, "TLS layer's OpenSSL calls", paths.tls)):
+        if serves and road.compiled is not None:
+            log.info("{what}: compiled ({module})", what=what, module=road.compiled.__file__)
+        elif serves:
+            log.info("{what}: pure Python ({why})", what=what, why=road.notCompiled)
     return paths

@@ -15,13 +15,14 @@ or with C{WSS_SERVICE_PURE_PYTHON=1} in the environment, the Python here
 does it, with the same results.
 """
 
-import os
 import struct
 from importlib.metadata import version
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket import protocol as autobahnProtocol
 from autobahn.websocket.protocol import TrafficStats, WebSocketProtocol
+
+from wss_service.fastpaths import compiled as compiledModules
 
 try:
     from autobahn.websocket.xormasker import create_xor_masker
@@ -36,7 +37,6 @@ MASKED = 0x80
 NATIVE_FROM = 1024 if getattr(autobahnProtocol, "USES_NVX", False) else SHORT_MAX
 # What this expects of the compiled module (its API number).
 COMPILED_API = 1
-PURE = "WSS_SERVICE_PURE_PYTHON"
 
 # The Autobahn releases the tests cover, and what the short road reads and
 # writes of a connection beyond Autobahn's public interface.
@@ -284,23 +284,7 @@ def _shortFrameAt(data, position, size, limit):
     return True, start, length
 
 
-def _compiled():
-    """C{(the compiled module or None, why not)}."""
-    if os.environ.get(PURE) == "1":
-        return None, f"{PURE}=1 in the environment"
-    try:
-        import _wss_frames
-    except ImportError:
-        return None, ("no compiled module (pip install builds it where a C compiler and "
-                      "Python's headers exist)")
-    if getattr(_wss_frames, "API", None) != COMPILED_API:
-        return None, (f"the compiled module {_wss_frames.__file__} is of another release "
-                      f"(API {getattr(_wss_frames, 'API', None)}, not {COMPILED_API}); "
-                      f"pip install again")
-    return _wss_frames, None
-
-
-compiled, notCompiled = _compiled()
+compiled, notCompiled = compiledModules.load("_wss_frames", COMPILED_API)
 scan = compiled.scan if compiled else pythonScan
 frame = compiled.frame if compiled else pythonFrame
 

@@ -42,6 +42,20 @@ def missing():
     return None
 
 
+def functionAddresses(names):
+    """
+    The addresses (ints) of OpenSSL's functions C{names}, as pyOpenSSL's
+    bindings reach them: for compiled code that calls the same OpenSSL.
+    """
+    bindings = getattr(lib, names[0]).__self__
+    return [int(ffi.cast("uintptr_t", ffi.addressof(bindings, name))) for name in names]
+
+
+def address(pointer):
+    """A cffi pointer's address, as an int."""
+    return int(ffi.cast("uintptr_t", pointer))
+
+
 def setCurves(context, curves):
     """
     Restrict a context's key exchange groups (pyOpenSSL has no public call).

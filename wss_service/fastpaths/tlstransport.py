@@ -12,6 +12,12 @@ through one shared buffer. A write made while others wait for the handshake
 queues behind them (Twisted's would pass them). Anything but application
 data and "want more" (close_notify, an alert, an error), the handshake and
 the connection's end are left to Twisted's own code.
+
+Where the optional compiled module C{_wss_tls} is built
+(C{wss_service/fastpaths/_wss_tls.c}), one call into it does a read's or a
+write's work with OpenSSL (L{CompiledTLSTransport}); otherwise, or with
+C{WSS_SERVICE_PURE_PYTHON=1}, pyOpenSSL's bindings do it from Python
+(L{TLSTransport}), with the same results.
 """
 
 from OpenSSL import SSL
@@ -23,10 +29,15 @@ from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from zope.interface import implementer
 
-from wss_service.fastpaths import openssl
+from wss_service.fastpaths import compiled as compiledModules, openssl
 from wss_service.fastpaths.openssl import ffi as _ffi, lib as _lib
 
 SIZE = 1 << 15
+# What this expects of the compiled module (its API number), and the
+# OpenSSL functions it calls, in the order its bind() takes them.
+COMPILED_API = 1
+COMPILED_CALLS = ("SSL_read", "SSL_write", "SSL_pending", "SSL_get_error", "BIO_read",
+                  "BIO_write", "BIO_get_mem_data")
 # What this layer uses of Twisted's, beyond its public interface.
 TWISTED = ("_write", "_bufferedWrite", "_flushSendBIO", "_flushReceiveBIO",
            "_handshakeDone", "_lostTLSConnection", "_aborted")
@@ -122,5 +133,68 @@ class TLSTransport(TLSMemoryBIOProtocol):
         super().connectionLost(reason)
 
 
+class CompiledTLSTransport(TLSTransport):
+    """L{TLSTransport}, with a read's and a write's OpenSSL work in C{_wss_tls}."""
+
+    _addressesOf = None
+    _addresses = None
+
+    def _openssl(self):
+        """The addresses of the connection's C{SSL} and memory BIOs."""
+        connection = self._tlsConnection
+        into = connection._into_ssl
+        # The BIOs change when idle buffers are released (see tlsbuffers).
+        if self._addressesOf is not into:
+            self._addressesOf = into
+            self._addresses = (openssl.address(connection._ssl), openssl.address(into),
+                               openssl.address(connection._from_ssl))
+        return self._addresses
+
+    def dataReceived(self, data):
+        if not self._handshakeDone or self._appSendBuffer or self._ending or (
+                self._lostTLSConnection):
+            return super().dataReceived(data)
+        done = compiled.read(*self._openssl(), data)
+        if done is None:
+            # The BIO refused the bytes: Twisted's road offers them again
+            # and raises what pyOpenSSL raises.
+            return super().dataReceived(data)
+        plaintext, records, clean = done
+        if records:
+            self.transport.write(records)
+        if plaintext and not self._aborted:
+            ProtocolWrapper.dataReceived(self, plaintext)
+        if not clean:
+            # Twisted's own road asks OpenSSL again, and hears the same.
+            TLSMemoryBIOProtocol._flushReceiveBIO(self)
+
+    def _write(self, data):
+        if self._appSendBuffer or self._lostTLSConnection or type(data) is not bytes:
+            return super()._write(data)
+        ssl, _, out = self._openssl()
+        taken, records = compiled.write(ssl, out, data)
+        if records:
+            self.transport.write(records)
+        if taken < len(data):
+            # What OpenSSL did not take, Twisted's road offers again, as
+            # OpenSSL asks, and handles what it answers.
+            TLSMemoryBIOProtocol._write(self, data[taken:] if taken > 0 else data)
+
+
+def _compiled():
+    """C{(the compiled module, bound to pyOpenSSL's OpenSSL, or None, why not)}."""
+    module, why = compiledModules.load("_wss_tls", COMPILED_API)
+    if module is None or _lib is None:
+        return None, why or "pyOpenSSL has no OpenSSL._util bindings"
+    try:
+        module.bind(*openssl.functionAddresses(COMPILED_CALLS), WANT_READ)
+    except (AttributeError, TypeError, ValueError, _ffi.error) as e:
+        return None, f"pyOpenSSL's bindings give no OpenSSL function addresses ({e})"
+    return module, None
+
+
+compiled, notCompiled = _compiled()
+
+
 class TLSFactory(TLSMemoryBIOFactory):
-    protocol = TLSTransport
+    protocol = CompiledTLSTransport if compiled else TLSTransport
