@@ -163,7 +163,7 @@ class CompiledTLSTransport(TLSTransport):
         if records:
             self.transport.write(records)
         if plaintext and not self._aborted:
-            ProtocolWrapper.dataReceived(self, plaintext)
+            self.wrappedProtocol.dataReceived(plaintext)
         if not clean:
             # Twisted's own road asks OpenSSL again, and hears the same.
             TLSMemoryBIOProtocol._flushReceiveBIO(self)
