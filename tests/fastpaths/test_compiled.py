@@ -1,9 +1,14 @@
 """
-The compiled short road (C{_wss_frames}) gives the Python road's results
+Loading the optional compiled modules. The compiled short road
+(C{_wss_frames}) gives the Python road's results
 for any bytes: the same frames, payloads and verdicts, the same frames built.
 The tests of the short road against Autobahn run on both roads (see
 L{PythonRoadTests}).
 """
+
+import os
+import sys
+import types
 
 from hypothesis import given, settings, strategies as st
 from twisted.trial.unittest import TestCase
@@ -11,7 +16,8 @@ from twisted.trial.unittest import TestCase
 from tests.fastpaths import test_frames
 from tests.support.compiled import requireCompiled
 from tests.fastpaths.test_frames import frame as anyFrame, keys, odd, payloads, whole
-from wss_service.fastpaths import frames
+from wss_service.fastpaths import compiled as compiledModules, frames
+from wss_service.fastpaths.compiled import PURE
 
 EXAMPLES = settings(max_examples=2000, deadline=None)
 LIMITS = st.sampled_from([0, 1, 50, 125, 126, 300, 0xFFFF])
@@ -72,3 +78,34 @@ class PythonRoadTests(test_frames.ShortRoadTests):
         super().setUp()
         self.patch(frames, "scan", frames.pythonScan)
         self.patch(frames, "frame", frames.pythonFrame)
+
+
+class LoadTests(TestCase):
+    """Which compiled module serves, and the reason given when none does."""
+
+    def setUp(self):
+        self.patch(os, "environ", {k: v for k, v in os.environ.items() if k != PURE})
+
+    def test_missing(self):
+        self.assertEqual(compiledModules.load("_wss_no_such_module", 1), (
+            None, "no compiled module (pip install builds it where a C compiler and Python's "
+                  "headers exist)"))
+
+    def test_pythonAskedFor(self):
+        os.environ[PURE] = "1"
+        self.assertEqual(compiledModules.load("_wss_frames", frames.COMPILED_API),
+                         (None, f"{PURE}=1 in the environment"))
+
+    def test_anotherRelease(self):
+        stale = types.ModuleType("_wss_stale")
+        stale.API, stale.__file__ = 0, "/x/_wss_stale.so"
+        self.patch(sys, "modules", dict(sys.modules, _wss_stale=stale))
+        self.assertEqual(compiledModules.load("_wss_stale", 1), (
+            None, "the compiled module /x/_wss_stale.so is of another release (API 0, not 1); "
+                  "pip install again"))
+
+    def test_found(self):
+        module = types.ModuleType("_wss_fine")
+        module.API = 3
+        self.patch(sys, "modules", dict(sys.modules, _wss_fine=module))
+        self.assertEqual(compiledModules.load("_wss_fine", 3), (module, None))
