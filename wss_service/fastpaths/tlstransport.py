@@ -40,7 +40,7 @@ COMPILED_CALLS = ("SSL_read", "SSL_write", "SSL_pending", "SSL_get_error", "BIO_
                   "BIO_write", "BIO_get_mem_data")
 # What this layer uses of Twisted's, beyond its public interface.
 TWISTED = ("_write", "_bufferedWrite", "_flushSendBIO", "_flushReceiveBIO",
-           "_handshakeDone", "_lostTLSConnection", "_aborted")
+           "_handshakeDone", "_lostTLSConnection", "_aborted", "_producer", "disconnecting")
 TWISTED_PER_CONNECTION = ("_appSendBuffer", "_tlsConnection")
 
 
@@ -134,51 +134,78 @@ class TLSTransport(TLSMemoryBIOProtocol):
 
 
 class CompiledTLSTransport(TLSTransport):
-    """L{TLSTransport}, with a read's and a write's OpenSSL work in C{_wss_tls}."""
+    """
+    L{TLSTransport}, with a read's and a write's OpenSSL work in C{_wss_tls}.
 
-    _addressesOf = None
-    _addresses = None
+    An attribute read on a C{ProtocolWrapper} misses CPython's fast path
+    (its C{__getattr__} forwards what the class lacks to the TCP
+    transport), so the per-message methods read the connection's state
+    from its C{__dict__}, where L{makeConnection} puts every name they use.
+    """
 
-    def _openssl(self):
-        """The addresses of the connection's C{SSL} and memory BIOs."""
-        connection = self._tlsConnection
-        into = connection._into_ssl
-        # The BIOs change when idle buffers are released (see tlsbuffers).
-        if self._addressesOf is not into:
-            self._addressesOf = into
-            self._addresses = (openssl.address(connection._ssl), openssl.address(into),
-                               openssl.address(connection._from_ssl))
-        return self._addresses
+    def makeConnection(self, transport):
+        # Twisted's class defaults, on the instance.
+        vars(self).update(_handshakeDone=False, _lostTLSConnection=False, _aborted=False,
+                          _ending=False, _producer=None, disconnecting=False, _openssl=None)
+        super().makeConnection(transport)
 
     def dataReceived(self, data):
-        if not self._handshakeDone or self._appSendBuffer or self._ending or (
-                self._lostTLSConnection):
+        state = vars(self)
+        if not state["_handshakeDone"] or state["_appSendBuffer"] or state["_ending"] or (
+                state["_lostTLSConnection"]):
             return super().dataReceived(data)
-        done = compiled.read(*self._openssl(), data)
+        ssl, into, out = _addresses(state)
+        done = compiled.read(ssl, into, out, data)
         if done is None:
             # The BIO refused the bytes: Twisted's road offers them again
             # and raises what pyOpenSSL raises.
             return super().dataReceived(data)
         plaintext, records, clean = done
         if records:
-            self.transport.write(records)
-        if plaintext and not self._aborted:
-            self.wrappedProtocol.dataReceived(plaintext)
+            state["transport"].write(records)
+        if plaintext and not state["_aborted"]:
+            state["wrappedProtocol"].dataReceived(plaintext)
         if not clean:
             # Twisted's own road asks OpenSSL again, and hears the same.
             TLSMemoryBIOProtocol._flushReceiveBIO(self)
 
+    def write(self, data):
+        # Twisted's write, reaching the compiled road in one step.
+        state = vars(self)
+        if not state["disconnecting"] or state["_producer"] is not None:
+            _encrypt(self, state, data)
+
     def _write(self, data):
-        if self._appSendBuffer or self._lostTLSConnection or type(data) is not bytes:
-            return super()._write(data)
-        ssl, _, out = self._openssl()
-        taken, records = compiled.write(ssl, out, data)
-        if records:
-            self.transport.write(records)
-        if taken < len(data):
-            # What OpenSSL did not take, Twisted's road offers again, as
-            # OpenSSL asks, and handles what it answers.
-            TLSMemoryBIOProtocol._write(self, data[taken:] if taken > 0 else data)
+        _encrypt(self, vars(self), data)
+
+
+def _encrypt(transport, state, data):
+    """L{CompiledTLSTransport}'s C{_write}; C{state} is its C{__dict__}."""
+    if state["_appSendBuffer"] or state["_lostTLSConnection"] or type(data) is not bytes:
+        return TLSTransport._write(transport, data)
+    ssl, _, out = _addresses(state)
+    taken, records = compiled.write(ssl, out, data)
+    if records:
+        state["transport"].write(records)
+    if taken < len(data):
+        # What OpenSSL did not take, Twisted's road offers again, as
+        # OpenSSL asks, and handles what it answers.
+        TLSMemoryBIOProtocol._write(transport, data[taken:] if taken > 0 else data)
+
+
+def _addresses(state):
+    """
+    The addresses of the C{SSL} and memory BIOs of the connection whose
+    C{__dict__} is C{state}, cached there as C{(receive BIO, addresses)}.
+    """
+    connection = state["_tlsConnection"]
+    into = connection._into_ssl
+    cached = state["_openssl"]
+    # The BIOs change when idle buffers are released (see tlsbuffers).
+    if cached is None or cached[0] is not into:
+        cached = state["_openssl"] = (into, (openssl.address(connection._ssl), openssl.address(into),
+                                             openssl.address(connection._from_ssl)))
+    return cached[1]
 
 
 def _compiled():
