@@ -97,12 +97,18 @@ PyDoc_STRVAR(scan_doc,
 "do with what follows them until more data comes.");
 
 static PyObject *
-scan(PyObject *self, PyObject *args)
+scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer view;
-    Py_ssize_t limit;
-    int validate;
-    if (!PyArg_ParseTuple(args, "y*np:scan", &view, &limit, &validate))
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "scan(data, limit, validate)");
+        return NULL;
+    }
+    Py_ssize_t limit = PyLong_AsSsize_t(args[1]);
+    if (limit == -1 && PyErr_Occurred())
+        return NULL;
+    int validate = PyObject_IsTrue(args[2]);
+    if (validate < 0 || PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
         return NULL;
     const unsigned char *data = view.buf;
     Py_ssize_t size = view.len, position = 0;
@@ -152,8 +158,11 @@ scan(PyObject *self, PyObject *args)
             waiting = 0;
             break;
         }
-        PyObject *entry = Py_BuildValue("(nNO)", start + length, payload,
-                                        first == BINARY ? Py_True : Py_False);
+        PyObject *end = PyLong_FromSsize_t(start + length), *entry = NULL;
+        if (end != NULL)
+            entry = PyTuple_Pack(3, end, payload, first == BINARY ? Py_True : Py_False);
+        Py_XDECREF(end);
+        Py_DECREF(payload);
         if (entry == NULL || PyList_Append(frames, entry) < 0) {
             Py_XDECREF(entry);
             goto fail;
@@ -162,7 +171,9 @@ scan(PyObject *self, PyObject *args)
         position = start + length;
     }
     PyBuffer_Release(&view);
-    return Py_BuildValue("(NO)", frames, waiting ? Py_True : Py_False);
+    PyObject *result = PyTuple_Pack(2, frames, waiting ? Py_True : Py_False);
+    Py_DECREF(frames);
+    return result;
 fail:
     Py_XDECREF(frames);
     PyBuffer_Release(&view);
@@ -174,11 +185,15 @@ PyDoc_STRVAR(frame_doc,
 "An unmasked, unfragmented text or binary frame of up to 65535 bytes.");
 
 static PyObject *
-frame(PyObject *self, PyObject *args)
+frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     Py_buffer view;
-    int isBinary;
-    if (!PyArg_ParseTuple(args, "y*p:frame", &view, &isBinary))
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "frame(payload, isBinary)");
+        return NULL;
+    }
+    int isBinary = PyObject_IsTrue(args[1]);
+    if (isBinary < 0 || PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
         return NULL;
     Py_ssize_t n = view.len;
     if (n > 0xFFFF) {
@@ -205,8 +220,8 @@ frame(PyObject *self, PyObject *args)
 }
 
 static PyMethodDef methods[] = {
-    {"scan", scan, METH_VARARGS, scan_doc},
-    {"frame", frame, METH_VARARGS, frame_doc},
+    {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
+    {"frame", (PyCFunction)(void (*)(void))frame, METH_FASTCALL, frame_doc},
     {NULL, NULL, 0, NULL},
 };
 

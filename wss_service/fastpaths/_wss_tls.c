@@ -159,7 +159,10 @@ tlsRead(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(plain);
         return NULL;
     }
-    return Py_BuildValue("(NNO)", plain, records, clean ? Py_True : Py_False);
+    PyObject *result = PyTuple_Pack(3, plain, records, clean ? Py_True : Py_False);
+    Py_DECREF(plain);
+    Py_DECREF(records);
+    return result;
 }
 
 PyDoc_STRVAR(write_doc,
@@ -187,7 +190,12 @@ tlsWrite(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *records = drain(p[1]);
     if (records == NULL)
         return NULL;
-    return Py_BuildValue("(iN)", taken, records);
+    PyObject *count = PyLong_FromLong(taken), *result = NULL;
+    if (count != NULL)
+        result = PyTuple_Pack(2, count, records);
+    Py_XDECREF(count);
+    Py_DECREF(records);
+    return result;
 }
 
 static PyMethodDef methods[] = {
