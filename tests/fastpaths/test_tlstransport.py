@@ -104,6 +104,28 @@ class TLSTransportTests(TLSWire, TestCase):
         self.wire.write(b"late")
         self.assertEqual(self.transport.value(), b"")
 
+    def test_nothingWrittenAfterLoseConnection(self):
+        self.connectTLS(Factory.forProtocol(Protocol))
+        self.exchange()
+        self.wire.loseConnection()
+        self.transport.clear()
+        self.wire.write(b"late")
+        self.assertEqual(self.transport.value(), b"")
+        # Nor is it an error (OpenSSL's answer to a write after its
+        # close_notify) that ends the connection before the client's.
+        self.assertFalse(self.transport.disconnecting)
+
+    def test_writtenAfterLoseConnectionWhileAProducerIsRegistered(self):
+        # As Twisted's own: the connection ends when the producer is done.
+        # The service's connections register one (see protocol.py).
+        self.open()
+        self.assertIsNotNone(self.wire._producer)
+        self.wire.loseConnection()
+        self.transport.clear()
+        self.wire.write(b"still")
+        self.client.bio_write(self.transport.value())
+        self.assertEqual(self.client.recv(100), b"still")
+
     def test_writesKeepTheirOrderAcrossTheHandshake(self):
         self.connectTLS(Factory.forProtocol(SpeaksFirst))
         self.assertEqual(self.exchange(), b"first, then second")
