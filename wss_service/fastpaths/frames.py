@@ -172,24 +172,21 @@ class ShortRoad:
                     # The app began listening: Autobahn's road tells them.
                     return False
                 position = end
-                self._deliver(payload, isBinary)
+                length = len(payload)
+                stats = self.trafficStats
+                stats.incomingOctetsWebSocketLevel += length
+                stats.incomingOctetsAppLevel += length
+                stats.incomingWebSocketFrames += 1
+                stats.incomingWebSocketMessages += 1
+                if self.autoPingTimeoutCall and self.autoPingRestartOnAnyTraffic:
+                    self._cancelAutoPingTimeoutCall()
+                self.onMessage(payload, isBinary)
                 if self.state != OPEN:
                     return self.state == CLOSED
         finally:
             # Even if the app raised: what it was given is consumed.
             self.data = data[position:]
         return waiting
-
-    def _deliver(self, payload, isBinary):
-        length = len(payload)
-        stats = self.trafficStats
-        stats.incomingOctetsWebSocketLevel += length
-        stats.incomingOctetsAppLevel += length
-        stats.incomingWebSocketFrames += 1
-        stats.incomingWebSocketMessages += 1
-        if self.autoPingTimeoutCall and self.autoPingRestartOnAnyTraffic:
-            self._cancelAutoPingTimeoutCall()
-        self.onMessage(payload, isBinary)
 
     def sendMessage(self, payload, isBinary=False, fragmentSize=None, sync=False,
                     doNotCompress=False):
