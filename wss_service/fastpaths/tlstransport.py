@@ -146,7 +146,8 @@ class CompiledTLSTransport(TLSTransport):
     def makeConnection(self, transport):
         # Twisted's class defaults, on the instance.
         vars(self).update(_handshakeDone=False, _lostTLSConnection=False, _aborted=False,
-                          _ending=False, _producer=None, disconnecting=False, _openssl=None)
+                          _ending=False, _producer=None, disconnecting=False,
+                          _openssl=(None, None))
         super().makeConnection(transport)
 
     def dataReceived(self, data):
@@ -154,8 +155,10 @@ class CompiledTLSTransport(TLSTransport):
         if not state["_handshakeDone"] or state["_appSendBuffer"] or state["_ending"] or (
                 state["_lostTLSConnection"]):
             return super().dataReceived(data)
-        ssl, into, out = _addresses(state)
-        done = compiled.read(ssl, into, out, data)
+        into, addresses = state["_openssl"]
+        if into is not state["_tlsConnection"]._into_ssl:
+            addresses = _addresses(state)
+        done = compiled.read(*addresses, data)
         if done is None:
             # The BIO refused the bytes: Twisted's road offers them again
             # and raises what pyOpenSSL raises.
@@ -170,42 +173,36 @@ class CompiledTLSTransport(TLSTransport):
             TLSMemoryBIOProtocol._flushReceiveBIO(self)
 
     def write(self, data):
-        # Twisted's write, reaching the compiled road in one step.
+        # Twisted's write and _write in one; Twisted's own calls of
+        # _write (writes that waited for the handshake) take the Python road.
         state = vars(self)
-        if not state["disconnecting"] or state["_producer"] is not None:
-            _encrypt(self, state, data)
-
-    def _write(self, data):
-        _encrypt(self, vars(self), data)
-
-
-def _encrypt(transport, state, data):
-    """L{CompiledTLSTransport}'s C{_write}; C{state} is its C{__dict__}."""
-    if state["_appSendBuffer"] or state["_lostTLSConnection"] or type(data) is not bytes:
-        return TLSTransport._write(transport, data)
-    ssl, _, out = _addresses(state)
-    taken, records = compiled.write(ssl, out, data)
-    if records:
-        state["transport"].write(records)
-    if taken < len(data):
-        # What OpenSSL did not take, Twisted's road offers again, as
-        # OpenSSL asks, and handles what it answers.
-        TLSMemoryBIOProtocol._write(transport, data[taken:] if taken > 0 else data)
+        if state["disconnecting"] and state["_producer"] is None:
+            return
+        if state["_appSendBuffer"] or state["_lostTLSConnection"] or type(data) is not bytes:
+            return self._write(data)
+        into, addresses = state["_openssl"]
+        if into is not state["_tlsConnection"]._into_ssl:
+            addresses = _addresses(state)
+        taken, records = compiled.write(addresses[0], addresses[2], data)
+        if records:
+            state["transport"].write(records)
+        if taken < len(data):
+            # What OpenSSL did not take, Twisted's road offers again, as
+            # OpenSSL asks, and handles what it answers.
+            TLSMemoryBIOProtocol._write(self, data[taken:] if taken > 0 else data)
 
 
 def _addresses(state):
     """
     The addresses of the C{SSL} and memory BIOs of the connection whose
-    C{__dict__} is C{state}, cached there as C{(receive BIO, addresses)}.
+    C{__dict__} is C{state}, kept there as C{(receive BIO, addresses)}:
+    the BIOs change when idle buffers are released (see tlsbuffers).
     """
     connection = state["_tlsConnection"]
-    into = connection._into_ssl
-    cached = state["_openssl"]
-    # The BIOs change when idle buffers are released (see tlsbuffers).
-    if cached is None or cached[0] is not into:
-        cached = state["_openssl"] = (into, (openssl.address(connection._ssl), openssl.address(into),
-                                             openssl.address(connection._from_ssl)))
-    return cached[1]
+    addresses = (openssl.address(connection._ssl), openssl.address(connection._into_ssl),
+                 openssl.address(connection._from_ssl))
+    state["_openssl"] = (connection._into_ssl, addresses)
+    return addresses
 
 
 def _compiled():
