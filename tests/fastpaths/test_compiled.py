@@ -69,15 +69,27 @@ class CompiledTests(TestCase):
     def test_inUseHere(self):
         self.assertIs(frames.scan, self.compiled.scan)
         self.assertIs(frames.frame, self.compiled.frame)
+        self.assertIs(frames.sendShort, self.compiled.sendShort)
+        self.assertIs(frames.sendPrepared, self.compiled.sendPrepared)
+        self.assertIs(frames.sendAll, self.compiled.sendAll)
 
 
-class PythonRoadTests(test_frames.ShortRoadTests):
-    """The short road's tests against Autobahn, on the Python road."""
-
+class PythonRoad:
     def setUp(self):
         super().setUp()
         self.patch(frames, "scan", frames.pythonScan)
         self.patch(frames, "frame", frames.pythonFrame)
+        self.patch(frames, "sendShort", frames.pythonSendShort)
+        self.patch(frames, "sendPrepared", frames.ShortRoad.sendPrepared)
+        self.patch(frames, "sendAll", frames.pythonSendAll)
+
+
+class PythonRoadTests(PythonRoad, test_frames.ShortRoadTests):
+    """The short road's tests against Autobahn, on the Python road."""
+
+
+class PythonPreparedTests(PythonRoad, test_frames.PreparedTests):
+    """Prepared frames' tests, on the Python road."""
 
 
 class LoadTests(TestCase):

@@ -12,6 +12,7 @@ from twisted.trial.unittest import TestCase
 from tests.support.handshake import InMemory
 from tests.test_protocol import factory
 from wss_service.apps import EchoProtocol
+from wss_service.fastpaths import frames
 from wss_service.fastpaths.frames import ShortRoad, prepare, takesShortRoad, unmask
 from wss_service.hub.local import Registry
 
@@ -169,11 +170,90 @@ class PreparedTests(InMemory, TestCase):
                 payload = b"x" * size
                 for limits in ({"maxMessageSize": 0, "maxFrameSize": 0},
                                {"maxMessageSize": 100}, {"compression": True}):
-                    self.assertEqual(
-                        self.sent(lambda p: p.sendPrepared(prepare(payload, isBinary)),
-                                  **limits),
-                        self.sent(lambda p: p.sendMessage(payload, isBinary), **limits),
-                        (size, isBinary, limits))
+                    expected = self.sent(lambda p: p.sendMessage(payload, isBinary), **limits)
+                    for send in (lambda p: p.sendPrepared(prepare(payload, isBinary)),
+                                 lambda p: frames.sendPrepared(p, prepare(payload, isBinary))):
+                        self.assertEqual(self.sent(send, **limits), expected,
+                                         (size, isBinary, limits))
+
+    def test_sameAsSendMessageOffTheShortRoad(self):
+        def closing(protocol):
+            protocol.state = protocol.STATE_CLOSING
+
+        def queueing(protocol):
+            protocol.send_queue.append((b"\x81\x01q", False))
+
+        calls, sendMessage = [], ShortRoad.sendMessage
+        self.patch(ShortRoad, "sendMessage", lambda p, *a: (calls.append(a), sendMessage(p, *a))[1])
+        for change in (closing, queueing):
+            expected = self.sent(lambda p: (change(p), p.sendMessage(b"late", False)))
+            for send in (lambda p: p.sendPrepared(prepare(b"late", False)),
+                         lambda p: frames.sendPrepared(p, prepare(b"late", False))):
+                del calls[:]
+                self.assertEqual(self.sent(lambda p: (change(p), send(p))), expected, change)
+                self.assertEqual(calls, [(b"late", False)], "sendMessage decides")
+
+    def test_everyKindOfMember(self):
+        """
+        A send to members of every kind: each gets what C{deliver}
+        promises, on either road (compiled, C{sendAll} takes the plain ones).
+        """
+        class Framing:
+            def deliver(self, data, positions):
+                kinds["framing"][1].write(b"framed:" + data.encode())
+
+        def closing(p):
+            p.state = p.STATE_CLOSING
+
+        def backedUp(p):
+            p.backedUp = True
+
+        def framing(p):
+            p.hubFraming = Framing()
+
+        def queueing(p):
+            p.send_queue.append((b"\x81\x01q", False))
+
+        def raising(p):
+            p.transport.write = lambda data: 1 / 0
+
+        changes = {"plain": None, "plain2": None, "closing": closing, "backedUp": backedUp,
+                   "framing": framing, "queueing": queueing, "raising": raising,
+                   "autobahnRoad": None}
+        registry, kinds = Registry(), {}
+        for name, change in changes.items():
+            app = AutobahnRoad if name == "autobahnRoad" else Recorder
+            protocol, transport = self.handshake(factory(app, clock=self.clock))
+            transport.clear()
+            if change is not None:
+                change(protocol)
+            registry.add(name, protocol)
+            kinds[name] = protocol, transport
+        registry.add("gone", None)
+        left, sendAll = [], frames.sendAll
+
+        def recording(*arguments):
+            count, others, failures = sendAll(*arguments)
+            left.extend(others)
+            return count, others, failures
+
+        self.patch(frames, "sendAll", recording)
+        self.assertEqual(registry.deliver(list(changes) + ["gone", "absent"], "hi"), 5)
+        everyone = list(changes) + ["gone", "absent"]
+        self.assertEqual(left, everyone if sendAll is frames.pythonSendAll else [
+            "closing", "backedUp", "framing", "autobahnRoad", "gone", "absent"],
+            "compiled, the loop is left only what the short road does not send")
+        self.assertEqual(len(self.flushLoggedErrors(ZeroDivisionError)), 1)
+        self.clock.advance(1)  # Autobahn's send queue drains on the reactor's turns.
+        self.assertEqual({name: transport.value() for name, (_, transport) in kinds.items()}, {
+            "plain": b"\x81\x02hi", "plain2": b"\x81\x02hi", "closing": b"", "backedUp": b"",
+            "framing": b"framed:hi", "queueing": b"\x81\x01q\x81\x02hi", "raising": b"",
+            "autobahnRoad": b"\x81\x02hi"})
+        self.assertEqual((registry.delivered, dict(registry.skipped)),
+                         (5, {"closing": 3, "backed_up": 1, "error": 1}))
+        sent = [kinds[name][0].trafficStats.outgoingWebSocketMessages
+                for name in ("plain", "raising", "closing")]
+        self.assertEqual(sent, [1, 1, 0], "counted as sendMessage counts")
 
     def test_oneFrameForEveryConnection(self):
         registry = Registry()

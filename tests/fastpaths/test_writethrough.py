@@ -2,12 +2,15 @@
 Writes that go through: on a real loopback TCP connection, a write made
 while nothing waits is on the socket before the reactor turns, and
 everything else comes out as with Twisted's own queued writes (the same
-tests run on both): order, producers, close after the last byte,
-half-close, a lost peer noticed.
+tests run on both, and on the compiled send, which writes through in C):
+order, producers, close after the last byte, half-close, a lost peer
+noticed.
 """
 
+import select
 import socket
 
+from autobahn.websocket.protocol import TrafficStats
 from twisted.internet import defer, reactor, tcp
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.interfaces import IPushProducer
@@ -17,7 +20,8 @@ from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 
-from wss_service.fastpaths import writethrough
+from tests.support.compiled import requireCompiled
+from wss_service.fastpaths import frames, writethrough
 from wss_service.fastpaths.writethrough import WriteThroughServer
 
 BIG = 8 << 20
@@ -78,6 +82,9 @@ class WriteThroughTests(TestCase):
         self.server = yield made
         self.transport = self.server.transport
 
+    def write(self, data):
+        self.transport.write(data)
+
     @defer.inlineCallbacks
     def tearDown(self):
         if not self.lost.called:
@@ -85,7 +92,7 @@ class WriteThroughTests(TestCase):
         yield self.lost
 
     def test_sentBeforeTheReactorTurns(self):
-        self.transport.write(b"now")
+        self.write(b"now")
         self.assertEqual(self.transport in reactor.getWriters(), not self.writeThrough)
         if self.writeThrough:
             self.client.setblocking(False)
@@ -99,12 +106,12 @@ class WriteThroughTests(TestCase):
         producer = Producer()
         self.transport.registerProducer(producer, True)
         data = bytes(range(256)) * (BIG // 256)
-        self.transport.write(data)
-        self.transport.write(b"tail")
+        self.write(data)
+        self.write(b"tail")
         self.assertIn(self.transport, reactor.getWriters())
         self.assertEqual(producer.calls, ["pause", "pause"])
         self.transport.loseConnection()
-        self.transport.write(b"after")
+        self.write(b"after")
         expected = data + b"tail" + b"after"
         received = yield self.readInThread(len(expected))
         self.assertEqual(received, expected)
@@ -115,10 +122,33 @@ class WriteThroughTests(TestCase):
         self.assertEqual(readAll(self.client, None), b"")
 
     @defer.inlineCallbacks
+    def test_whatWaitsAfterATurnStillComesFirst(self):
+        data = bytes(range(256)) * (BIG // 256)
+        self.write(data)
+        # A turn's send: Twisted's queue moves on, part of it still waiting.
+        self.transport.doWrite()
+        self.assertEqual(self.transport._tempDataLen, 0)
+        self.assertLess(self.transport.offset, len(self.transport.dataBuffer))
+        # The peer takes what reached it: the kernel has room again.
+        self.client.setblocking(False)
+        first = b""
+        while True:
+            try:
+                first += self.client.recv(1 << 20)
+            except BlockingIOError:
+                break
+        self.client.settimeout(30)
+        _, writable, _ = select.select([], [self.transport.socket], [], 30)
+        self.assertTrue(writable)
+        self.write(b"tail")
+        received = first + (yield self.readInThread(len(data) + 4 - len(first)))
+        self.assertEqual(received, data + b"tail")
+
+    @defer.inlineCallbacks
     def test_halfClose(self):
-        self.transport.write(b"before")
+        self.write(b"before")
         self.transport.loseWriteConnection()
-        self.transport.write(b"after")
+        self.write(b"after")
         received = yield self.readInThread(None)
         self.assertEqual(received, b"beforeafter", "Twisted sends what is written while "
                          "the write side drains")
@@ -129,7 +159,7 @@ class WriteThroughTests(TestCase):
         self.client.close()
         # The reset may reach the server's socket before or after these.
         for _ in range(100):
-            self.transport.write(b"x" * 65536)
+            self.write(b"x" * 65536)
         reason = yield self.lost
         self.assertFalse(self.transport.connected, reason)
 
@@ -144,6 +174,39 @@ class TwistedsOwnWritesTests(WriteThroughTests):
 
     def test_transport(self):
         self.assertIs(type(self.transport), tcp.Server)
+
+
+class Connection:
+    """What the compiled send reads of a WebSocket connection."""
+
+    def __init__(self, transport):
+        self.transport = transport
+        self.trafficStats = TrafficStats()
+
+
+class CompiledSend:
+    """Writes through the compiled send (C{frames.sendShort}), counted."""
+
+    def setUp(self):
+        self.compiled = requireCompiled(frames)
+        return super().setUp()
+
+    def write(self, data):
+        connection = Connection(self.transport)
+        self.compiled.sendShort(connection, data, len(data) - 1)
+        stats = connection.trafficStats
+        self.assertEqual((stats.outgoingWebSocketMessages, stats.outgoingWebSocketFrames,
+                          stats.outgoingOctetsAppLevel, stats.outgoingOctetsWebSocketLevel,
+                          stats.outgoingOctetsWireLevel),
+                         (1, 1, len(data) - 1, len(data) - 1, len(data)))
+
+
+class CompiledSendTests(CompiledSend, WriteThroughTests):
+    """The same through the compiled send, which writes through in C."""
+
+
+class CompiledSendOnTwistedsOwnTests(CompiledSend, TwistedsOwnWritesTests):
+    """The compiled send on Twisted's own transport: its own write serves."""
 
 
 class InstallTests(TestCase):
@@ -165,3 +228,7 @@ class InstallTests(TestCase):
         self.assertEqual(writethrough.missing(), "Twisted's tcp.Server lacks _renamed")
         self.patch(tcp.Server, "write", lambda self, data: None)
         self.assertIn("writes in a way this does not know", writethrough.missing())
+
+    def test_twistedComputes(self):
+        self.patch(tcp.Server, "offset", property(lambda self: 0))
+        self.assertEqual(writethrough.missing(), "Twisted's tcp.Server computes offset")

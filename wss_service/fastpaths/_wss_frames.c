@@ -1,16 +1,21 @@
 /*
  * The short road's per-message work, compiled: finding whole short frames,
- * unmasking them, checking their UTF-8, and building outgoing frames.
+ * unmasking them, checking their UTF-8, building outgoing frames, and
+ * sending a built frame (as frames.py's pythonSendShort and sendPrepared
+ * do, with writethrough.py's write where the connection has it).
  * Optional: where it is not built, wss_service/fastpaths/frames.py does the
  * same in Python, and the tests hold the two to the same results.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
+#include <limits.h>
+#include <sys/socket.h>
 
 /* Raised with frames.py when what it expects of this module changes. */
-#define API 1
+#define API 2
 
 #define TEXT 0x81
 #define BINARY 0x82
@@ -219,9 +224,416 @@ frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
+/* Set by configure(): Autobahn's open state, frames.py's Counters class and
+ * where in its objects the outgoing counters are, the transport class whose
+ * writes go through, and Twisted's tcp.Server.write it queues with. */
+static PyObject *openState, *shortRoadType, *countersType, *throughType, *queueWrite;
+#define COUNTERS 5
+static Py_ssize_t counterAt[COUNTERS];
+enum { MESSAGES, FRAMES, APP_OCTETS, WEBSOCKET_OCTETS, WIRE_OCTETS };
+static PyObject *counterNames[COUNTERS];
+
+PyDoc_STRVAR(configure_doc,
+"configure(OPEN, ShortRoad, Counters, WriteThroughServer, tcpWrite)\n\n"
+"What the sends compare, count in and call: Autobahn's open state, the\n"
+"class sendAll sends to, the traffic counters' class that keeps the\n"
+"outgoing ones in\n"
+"slots, the transport class that sends at once, and the write that queues.\n"
+"The attributes read of a WriteThroughServer must be plain values (no data\n"
+"descriptors): its instance's dict and class are read directly.");
+
+static PyObject *
+configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyType_Check(args[1]) || !PyType_Check(args[2]) || !PyType_Check(args[3])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "configure(OPEN, ShortRoad, Counters, WriteThroughServer, tcpWrite)");
+        return NULL;
+    }
+    Py_ssize_t at[COUNTERS];
+    for (int i = 0; i < COUNTERS; i++) {
+        PyObject *slot = PyDict_GetItemWithError(((PyTypeObject *)args[2])->tp_dict, counterNames[i]);
+        if (slot == NULL || !Py_IS_TYPE(slot, &PyMemberDescr_Type)
+            || ((PyMemberDescrObject *)slot)->d_member->type != T_OBJECT_EX) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_TypeError, "%R is not a slot of the counters' class",
+                             counterNames[i]);
+            return NULL;
+        }
+        at[i] = ((PyMemberDescrObject *)slot)->d_member->offset;
+    }
+    memcpy(counterAt, at, sizeof(at));
+    Py_XSETREF(openState, Py_NewRef(args[0]));
+    Py_XSETREF(shortRoadType, Py_NewRef(args[1]));
+    Py_XSETREF(countersType, Py_NewRef(args[2]));
+    Py_XSETREF(throughType, Py_NewRef(args[3]));
+    Py_XSETREF(queueWrite, Py_NewRef(args[4]));
+    Py_RETURN_NONE;
+}
+
+/* The attribute names read, interned once. */
+static PyObject *sBackedUp, *sHubFraming, *sTransport, *sTrafficStats, *sState, *sSendQueue, *sOutLimit, *sSendPrepared,
+    *sWrite, *sTLS, *sTempDataLen, *sDataBuffer, *sOffset, *sConnected, *sDisconnecting,
+    *sWriteDisconnecting, *sWriteDisconnected, *sFileno;
+
+/* object.name, from the instance's dict or else its class's, for objects
+ * of the classes configure() vouches have no data descriptors of these
+ * names; through Python's getattr for anything else there. */
+static PyObject *
+field(PyObject *object, PyObject *name)
+{
+    PyObject **dict = _PyObject_GetDictPtr(object);
+    if (dict != NULL && *dict != NULL) {
+        PyObject *value = PyDict_GetItemWithError(*dict, name);
+        if (value != NULL)
+            return Py_NewRef(value);
+        if (PyErr_Occurred())
+            return NULL;
+        value = _PyType_Lookup(Py_TYPE(object), name);
+        if (value != NULL && Py_TYPE(value)->tp_descr_get == NULL)
+            return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(object, name);
+}
+
+/* Counter i of stats += n: in its slot where stats is a Counters. */
+static int
+add(PyObject *stats, int i, Py_ssize_t n)
+{
+    PyObject *amount = PyLong_FromSsize_t(n);
+    if (amount == NULL)
+        return -1;
+    PyObject *sum;
+    if (Py_TYPE(stats) == (PyTypeObject *)countersType) {
+        PyObject **slot = (PyObject **)((char *)stats + counterAt[i]);
+        if (*slot == NULL) {
+            Py_DECREF(amount);
+            PyErr_SetObject(PyExc_AttributeError, counterNames[i]);
+            return -1;
+        }
+        sum = PyNumber_Add(*slot, amount);
+        Py_DECREF(amount);
+        if (sum == NULL)
+            return -1;
+        Py_SETREF(*slot, sum);
+        return 0;
+    }
+    PyObject *value = PyObject_GetAttr(stats, counterNames[i]);
+    sum = value == NULL ? NULL : PyNumber_InPlaceAdd(value, amount);
+    Py_XDECREF(value);
+    Py_DECREF(amount);
+    if (sum == NULL)
+        return -1;
+    int failed = PyObject_SetAttr(stats, counterNames[i], sum);
+    Py_DECREF(sum);
+    return failed;
+}
+
+/* Truth of object.name (by field()): 1, 0, or -1 with an exception. */
+static int
+truth(PyObject *object, PyObject *name)
+{
+    PyObject *value = field(object, name);
+    if (value == NULL)
+        return -1;
+    int result = PyObject_IsTrue(value);
+    Py_DECREF(value);
+    return result;
+}
+
+/* Whether writethrough.py's WriteThroughServer.write would send these
+ * bytes at once: 1, 0, or -1 with an exception. */
+static int
+goesThrough(PyObject *transport)
+{
+    if (throughType == NULL || Py_TYPE(transport) != (PyTypeObject *)throughType)
+        return 0;
+    int t;
+    if ((t = truth(transport, sTLS)) != 0 || (t = truth(transport, sTempDataLen)) != 0)
+        return t < 0 ? -1 : 0;
+    PyObject *offset = field(transport, sOffset);
+    if (offset == NULL)
+        return -1;
+    PyObject *buffer = field(transport, sDataBuffer);
+    Py_ssize_t length = buffer == NULL ? -1 : PyObject_Length(buffer);
+    Py_XDECREF(buffer);
+    if (length < 0) {
+        Py_DECREF(offset);
+        return -1;
+    }
+    Py_ssize_t at = PyLong_AsSsize_t(offset);
+    Py_DECREF(offset);
+    if (at == -1 && PyErr_Occurred())
+        return -1;
+    if (at != length)
+        return 0;
+    if ((t = truth(transport, sConnected)) != 1)
+        return t;
+    if ((t = truth(transport, sDisconnecting)) != 0 || (t = truth(transport, sWriteDisconnecting)) != 0
+        || (t = truth(transport, sWriteDisconnected)) != 0)
+        return t < 0 ? -1 : 0;
+    return 1;
+}
+
+/* The socket's descriptor (by the transport's fileno()), or -1 with an
+ * exception. */
+static int
+descriptor(PyObject *transport)
+{
+    PyObject *fileno = field(transport, sFileno);
+    if (fileno == NULL)
+        return -1;
+    PyObject *number = PyObject_CallNoArgs(fileno);
+    Py_DECREF(fileno);
+    if (number == NULL)
+        return -1;
+    long fd = PyLong_AsLong(number);
+    Py_DECREF(number);
+    if (fd == -1 && PyErr_Occurred())
+        return -1;
+    if (fd < 0 || fd > INT_MAX) {
+        PyErr_SetString(PyExc_ValueError, "fileno() is not a descriptor");
+        return -1;
+    }
+    return (int)fd;
+}
+
+static PyObject *
+sendBuilt(PyObject *protocol, PyObject *built, Py_ssize_t length)
+{
+    if (!PyBytes_CheckExact(built)) {
+        PyErr_SetString(PyExc_TypeError, "a built frame is bytes");
+        return NULL;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(built);
+    PyObject *stats = PyObject_GetAttr(protocol, sTrafficStats);
+    if (stats == NULL)
+        return NULL;
+    int failed = add(stats, MESSAGES, 1) || add(stats, FRAMES, 1)
+        || add(stats, APP_OCTETS, length) || add(stats, WEBSOCKET_OCTETS, length)
+        || add(stats, WIRE_OCTETS, size);
+    Py_DECREF(stats);
+    if (failed)
+        return NULL;
+    PyObject *transport = PyObject_GetAttr(protocol, sTransport);
+    if (transport == NULL)
+        return NULL;
+    PyObject *result;
+    int through = size > 0 ? goesThrough(transport) : 0;
+    if (through < 0) {
+        result = NULL;
+    } else if (!through) {
+        result = PyObject_CallMethodOneArg(transport, sWrite, built);
+    } else {
+        int fd = descriptor(transport);
+        if (fd < 0) {
+            result = NULL;
+        } else {
+            /* Any error leaves the frame to Twisted's queue, which sends
+             * again and, if the connection is lost, hears it there. */
+            ssize_t sent = send(fd, PyBytes_AS_STRING(built), (size_t)size, 0);
+            if (sent == size) {
+                result = Py_NewRef(Py_None);
+            } else {
+                PyObject *rest = sent <= 0 ? Py_NewRef(built)
+                    : PyBytes_FromStringAndSize(PyBytes_AS_STRING(built) + sent, size - sent);
+                result = rest == NULL ? NULL
+                    : PyObject_CallFunctionObjArgs(queueWrite, transport, rest, NULL);
+                Py_XDECREF(rest);
+            }
+        }
+    }
+    Py_DECREF(transport);
+    return result;
+}
+
+PyDoc_STRVAR(sendShort_doc,
+"sendShort(protocol, built, length)\n\n"
+"Count a built frame (of a payload of length bytes) in the connection's\n"
+"traffic and write it: to the socket at once where its transport's writes\n"
+"go through and nothing waits, else with the transport's write.");
+
+static PyObject *
+sendShort(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "sendShort(protocol, built, length)");
+        return NULL;
+    }
+    Py_ssize_t length = PyLong_AsSsize_t(args[2]);
+    if (length == -1 && PyErr_Occurred())
+        return NULL;
+    return sendBuilt(args[0], args[1], length);
+}
+
+/* Whether Autobahn's state of the connection is open: 1, 0, or -1. */
+static int
+isOpen(PyObject *protocol)
+{
+    PyObject *state = PyObject_GetAttr(protocol, sState);
+    if (state == NULL)
+        return -1;
+    int open = PyObject_RichCompareBool(state, openState, Py_EQ);
+    Py_DECREF(state);
+    return open;
+}
+
+/* protocol.sendPrepared(prepared), without its Python frames where the
+ * short road is open; open: isOpen(protocol), if known, else -1. */
+static PyObject *
+sendPreparedTo(PyObject *protocol, PyObject *prepared, int open)
+{
+    if (openState == NULL || !PyTuple_CheckExact(prepared) || PyTuple_GET_SIZE(prepared) != 3
+        || !PyBytes_CheckExact(PyTuple_GET_ITEM(prepared, 0))
+        || !PyBytes_CheckExact(PyTuple_GET_ITEM(prepared, 2)))
+        return PyObject_CallMethodOneArg(protocol, sSendPrepared, prepared);
+    Py_ssize_t length = PyBytes_GET_SIZE(PyTuple_GET_ITEM(prepared, 0));
+    /* As ShortRoad.sendPrepared decides: the short road, or sendMessage. */
+    PyObject *limit = PyObject_GetAttr(protocol, sOutLimit);
+    if (limit == NULL)
+        return NULL;
+    Py_ssize_t outLimit = PyLong_AsSsize_t(limit);
+    Py_DECREF(limit);
+    if (outLimit == -1 && PyErr_Occurred())
+        return NULL;
+    if (open < 0 && (open = isOpen(protocol)) < 0)
+        return NULL;
+    int queued = 1;
+    if (open && length <= outLimit) {
+        PyObject *queue = PyObject_GetAttr(protocol, sSendQueue);
+        if (queue == NULL)
+            return NULL;
+        queued = PyObject_IsTrue(queue);
+        Py_DECREF(queue);
+        if (queued < 0)
+            return NULL;
+    }
+    if (queued)
+        return PyObject_CallMethodOneArg(protocol, sSendPrepared, prepared);
+    return sendBuilt(protocol, PyTuple_GET_ITEM(prepared, 2), length);
+}
+
+PyDoc_STRVAR(sendPrepared_doc,
+"sendPrepared(protocol, prepared)\n\n"
+"protocol.sendPrepared(prepared), without its Python frames where the short\n"
+"road is open: the prepared frame's very bytes, sent as sendShort sends.");
+
+static PyObject *
+sendPrepared(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "sendPrepared(protocol, prepared)");
+        return NULL;
+    }
+    return sendPreparedTo(args[0], args[1], -1);
+}
+
+/* Whether sendAll sends to this connection itself: a ShortRoad that is
+ * open, not backed up and not framing for the hub. 1, 0, or -1. */
+static int
+plainMember(PyObject *protocol)
+{
+    if (shortRoadType == NULL || !PyObject_TypeCheck(protocol, (PyTypeObject *)shortRoadType))
+        return 0;
+    int open = isOpen(protocol);
+    if (open <= 0)
+        return open;
+    PyObject *value;
+    if (_PyObject_LookupAttr(protocol, sBackedUp, &value) < 0)
+        return -1;
+    int backedUp = value == NULL ? 0 : PyObject_IsTrue(value);
+    Py_XDECREF(value);
+    if (backedUp)
+        return backedUp < 0 ? -1 : 0;
+    if (_PyObject_LookupAttr(protocol, sHubFraming, &value) < 0)
+        return -1;
+    int framing = value != Py_None;
+    Py_XDECREF(value);
+    return !framing;
+}
+
+PyDoc_STRVAR(sendAll_doc,
+"sendAll(clients, clientIds, prepared) -> (count, others, failures)\n\n"
+"Send the prepared message (frames.prepare) to each of these connections\n"
+"(clients: client id -> protocol) that is a ShortRoad, open, not backed up\n"
+"and not framing for the hub, as sendPrepared sends. count: how many it\n"
+"was handed to; others: the client ids left to the caller (every other\n"
+"kind, and those not here); failures: [(client id, exception)] for those\n"
+"whose send raised.");
+
+static PyObject *
+sendAll(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "sendAll(clients, clientIds, prepared)");
+        return NULL;
+    }
+    PyObject *clients = args[0], *prepared = args[2];
+    PyObject *others = PyList_New(0), *failures = PyList_New(0);
+    PyObject *ids = PyObject_GetIter(args[1]), *clientId = NULL;
+    Py_ssize_t count = 0;
+    if (others == NULL || failures == NULL || ids == NULL)
+        goto fail;
+    while ((clientId = PyIter_Next(ids)) != NULL) {
+        PyObject *protocol = PyDict_GetItemWithError(clients, clientId);
+        if (protocol == NULL && PyErr_Occurred())
+            goto fail;
+        int plain = 0;
+        if (protocol != NULL) {
+            Py_INCREF(protocol);
+            /* One it cannot judge, the caller's loop judges (and says why). */
+            if ((plain = plainMember(protocol)) < 0) {
+                PyErr_Clear();
+                plain = 0;
+            }
+        }
+        PyObject *sent = plain ? sendPreparedTo(protocol, prepared, 1) : NULL;
+        Py_XDECREF(protocol);
+        if (!plain) {
+            if (PyList_Append(others, clientId) < 0)
+                goto fail;
+        } else if (sent != NULL) {
+            Py_DECREF(sent);
+            count++;
+        } else {
+            /* As the Python loop: this one fails, the others still get it. */
+            PyObject *type, *value, *traceback;
+            PyErr_Fetch(&type, &value, &traceback);
+            PyErr_NormalizeException(&type, &value, &traceback);
+            if (traceback != NULL)
+                PyException_SetTraceback(value, traceback);
+            PyObject *failure = PyTuple_Pack(2, clientId, value);
+            Py_XDECREF(type);
+            Py_XDECREF(value);
+            Py_XDECREF(traceback);
+            if (failure == NULL || PyList_Append(failures, failure) < 0) {
+                Py_XDECREF(failure);
+                goto fail;
+            }
+            Py_DECREF(failure);
+        }
+        Py_CLEAR(clientId);
+    }
+    if (PyErr_Occurred())
+        goto fail;
+    Py_DECREF(ids);
+    PyObject *result = Py_BuildValue("(nNN)", count, others, failures);
+    return result;
+fail:
+    Py_XDECREF(clientId);
+    Py_XDECREF(ids);
+    Py_XDECREF(others);
+    Py_XDECREF(failures);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
     {"frame", (PyCFunction)(void (*)(void))frame, METH_FASTCALL, frame_doc},
+    {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
+    {"sendShort", (PyCFunction)(void (*)(void))sendShort, METH_FASTCALL, sendShort_doc},
+    {"sendPrepared", (PyCFunction)(void (*)(void))sendPrepared, METH_FASTCALL, sendPrepared_doc},
+    {"sendAll", (PyCFunction)(void (*)(void))sendAll, METH_FASTCALL, sendAll_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -234,6 +646,23 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__wss_frames(void)
 {
+    struct { PyObject **name; const char *text; } names[] = {
+        {&sBackedUp, "backedUp"}, {&sHubFraming, "hubFraming"}, {&sTransport, "transport"}, {&sTrafficStats, "trafficStats"}, {&sState, "state"},
+        {&sSendQueue, "send_queue"}, {&sOutLimit, "_outLimit"}, {&sSendPrepared, "sendPrepared"},
+        {&sWrite, "write"}, {&sTLS, "TLS"}, {&sTempDataLen, "_tempDataLen"},
+        {&sDataBuffer, "dataBuffer"}, {&sOffset, "offset"}, {&sConnected, "connected"},
+        {&sDisconnecting, "disconnecting"}, {&sWriteDisconnecting, "_writeDisconnecting"},
+        {&sWriteDisconnected, "_writeDisconnected"}, {&sFileno, "fileno"},
+        {&counterNames[MESSAGES], "outgoingWebSocketMessages"},
+        {&counterNames[FRAMES], "outgoingWebSocketFrames"},
+        {&counterNames[APP_OCTETS], "outgoingOctetsAppLevel"},
+        {&counterNames[WEBSOCKET_OCTETS], "outgoingOctetsWebSocketLevel"},
+        {&counterNames[WIRE_OCTETS], "outgoingOctetsWireLevel"},
+    };
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (*names[i].name == NULL && (*names[i].name = PyUnicode_InternFromString(names[i].text)) == NULL)
+            return NULL;
+    }
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && PyModule_AddIntConstant(m, "API", API) < 0) {
         Py_DECREF(m);

@@ -6,6 +6,7 @@ the Python road it stands in for serves, with the same results.
 """
 
 import importlib
+import inspect
 import os
 
 PURE = "WSS_SERVICE_PURE_PYTHON"
@@ -24,3 +25,13 @@ def load(name, api):
         return None, (f"the compiled module {module.__file__} is of another release "
                       f"(API {getattr(module, 'API', None)}, not {api}); pip install again")
     return module, None
+
+
+def described(cls, names):
+    """
+    Of C{names}, those C{cls} has data descriptors (properties, slots) for:
+    a compiled module reads its attributes from the instance's dict first,
+    which is right only where there are none.
+    """
+    return [name for name in names
+            if hasattr(type(inspect.getattr_static(cls, name, None)), "__set__")]

@@ -9,7 +9,8 @@ skips Autobahn's per-frame and per-message hooks, so an app that overrides
 one of them (see L{HOOKS}) keeps Autobahn's road throughout.
 
 The per-message work (finding whole frames, unmasking, checking UTF-8,
-building frames) is compiled where C{pip install} could build the optional
+building frames, counting and sending them, and a hub send's loop over its
+plain members) is compiled where C{pip install} could build the optional
 C{_wss_frames} module (C{wss_service/fastpaths/_wss_frames.c}); otherwise,
 or with C{WSS_SERVICE_PURE_PYTHON=1} in the environment, the Python here
 does it, with the same results.
@@ -22,7 +23,11 @@ from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket import protocol as autobahnProtocol
 from autobahn.websocket.protocol import TrafficStats, WebSocketProtocol
 
+from twisted.internet import tcp
+
 from wss_service.fastpaths import compiled as compiledModules
+from wss_service.fastpaths.compiled import described
+from wss_service.fastpaths.writethrough import WriteThroughServer
 
 try:
     from autobahn.websocket.xormasker import create_xor_masker
@@ -36,7 +41,7 @@ TEXT, BINARY = 0x81, 0x82
 MASKED = 0x80
 NATIVE_FROM = 1024 if getattr(autobahnProtocol, "USES_NVX", False) else SHORT_MAX
 # What this expects of the compiled module (its API number).
-COMPILED_API = 1
+COMPILED_API = 2
 
 # The Autobahn releases the tests cover, and what the short road reads and
 # writes of a connection beyond Autobahn's public interface.
@@ -73,7 +78,9 @@ def missing():
         return f"Autobahn {release} is outside the tested {TESTED[0]}-{TESTED[1]}"
     absent = [] if create_xor_masker else ["create_xor_masker"]
     absent += sorted(set(AUTOBAHN) - _namesAutobahnUses())
-    absent += [name for name in TRAFFIC if not hasattr(TrafficStats(), name)]
+    # Counters keeps them in slots: right where Autobahn keeps plain values.
+    absent += [name for name in TRAFFIC
+               if name not in vars(TrafficStats()) or described(TrafficStats, [name])]
     if absent:
         return f"Autobahn lacks {', '.join(absent)}"
     return None
@@ -112,6 +119,23 @@ def _positive(*limits):
     return min(limit for limit in limits if limit > 0)
 
 
+class Counters(TrafficStats):
+    """
+    Autobahn's traffic counters, those the short road counts kept in slots:
+    the compiled send adds to them in place.
+    """
+
+    __slots__ = TRAFFIC
+
+    @classmethod
+    def of(cls, stats):
+        """These counters, with the counts of Autobahn's C{stats} so far."""
+        counters = cls()
+        for name, value in vars(stats).items():
+            setattr(counters, name, value)
+        return counters
+
+
 class ShortRoad:
     """
     Mixed in before the app's class. C{_inLimit} and C{_outLimit} are the
@@ -123,6 +147,7 @@ class ShortRoad:
     _outLimit = 0
 
     def _onOpen(self):
+        self.trafficStats = Counters.of(self.trafficStats)
         if not (self._perMessageCompress or self.logFrames or self.logOctets
                 or self.trackedTimings):
             if self.applyMask:
@@ -193,7 +218,7 @@ class ShortRoad:
         if (type(payload) is not bytes or len(payload) > self._outLimit
                 or fragmentSize is not None or sync or self.state != OPEN or self.send_queue):
             return super().sendMessage(payload, isBinary, fragmentSize, sync, doNotCompress)
-        self._sendShort(frame(payload, isBinary), len(payload))
+        sendShort(self, frame(payload, isBinary), len(payload))
 
     def sendPrepared(self, prepared):
         """
@@ -205,16 +230,18 @@ class ShortRoad:
         if (built is None or len(payload) > self._outLimit or self.state != OPEN
                 or self.send_queue):
             return self.sendMessage(payload, isBinary)
-        self._sendShort(built, len(payload))
+        sendShort(self, built, len(payload))
 
-    def _sendShort(self, built, length):
-        stats = self.trafficStats
-        stats.outgoingWebSocketMessages += 1
-        stats.outgoingWebSocketFrames += 1
-        stats.outgoingOctetsAppLevel += length
-        stats.outgoingOctetsWebSocketLevel += length
-        stats.outgoingOctetsWireLevel += len(built)
-        self.transport.write(built)
+
+def pythonSendShort(protocol, built, length):
+    """Count a built frame in the connection's traffic and write it."""
+    stats = protocol.trafficStats
+    stats.outgoingWebSocketMessages += 1
+    stats.outgoingWebSocketFrames += 1
+    stats.outgoingOctetsAppLevel += length
+    stats.outgoingOctetsWebSocketLevel += length
+    stats.outgoingOctetsWireLevel += len(built)
+    protocol.transport.write(built)
 
 
 def pythonFrame(payload, isBinary):
@@ -284,6 +311,26 @@ def _shortFrameAt(data, position, size, limit):
 compiled, notCompiled = compiledModules.load("_wss_frames", COMPILED_API)
 scan = compiled.scan if compiled else pythonScan
 frame = compiled.frame if compiled else pythonFrame
+# Compiled, a send writes through (writethrough.py's write, done in C)
+# without a Python call where the transport is a WriteThroughServer.
+sendShort = compiled.sendShort if compiled else pythonSendShort
+# C{sendPrepared(protocol, prepared)}: the method, without its Python
+# frames where compiled.
+sendPrepared = compiled.sendPrepared if compiled else ShortRoad.sendPrepared
+if compiled:
+    compiled.configure(OPEN, ShortRoad, Counters, WriteThroughServer, tcp.Server.write)
+
+
+def pythonSendAll(clients, clientIds, prepared):
+    """
+    C{(count, others, failures)}, as the compiled C{sendAll}, which sends to
+    the plain short-road members itself: here it leaves every one to the
+    caller's loop.
+    """
+    return 0, clientIds, ()
+
+
+sendAll = compiled.sendAll if compiled else pythonSendAll
 
 
 def prepare(payload, isBinary):

@@ -18,9 +18,11 @@ from errno import EAGAIN, EINTR, ENOBUFS, EWOULDBLOCK
 
 from twisted.internet import _newtls, tcp
 
+from wss_service.fastpaths.compiled import described
+
 # What this reads of Twisted's transport beyond its public interface.
 TWISTED = ("TLS", "_tempDataLen", "dataBuffer", "offset", "connected", "disconnecting",
-           "_writeDisconnecting", "_writeDisconnected", "socket")
+           "_writeDisconnecting", "_writeDisconnected", "socket", "fileno")
 # An error that means "not now", not "connection lost".
 _LATER = frozenset((EAGAIN, EWOULDBLOCK, ENOBUFS, EINTR))
 
@@ -33,6 +35,10 @@ def missing():
               if not hasattr(tcp.Server, name) and name not in _setOnEachConnection()]
     if absent:
         return f"Twisted's tcp.Server lacks {', '.join(absent)}"
+    # The compiled send (frames.sendShort) reads them as plain values.
+    properties = described(tcp.Server, TWISTED)
+    if properties:
+        return f"Twisted's tcp.Server computes {', '.join(properties)}"
     return None
 
 

@@ -8,8 +8,9 @@ from collections import Counter, defaultdict
 
 from autobahn.websocket.protocol import WebSocketProtocol
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
-from wss_service.fastpaths.frames import prepare
+from wss_service.fastpaths import frames
 from wss_service.hub.history import belongs
 
 log = Logger(namespace="wss")
@@ -149,10 +150,12 @@ class Registry:
         is in.
         """
         payload, isBinary = encode(data)
-        # Framed once, on the first connection that can take a prepared frame.
-        prepared = None
-        count = 0
-        for clientId in clientIds:
+        # Framed once for all; compiled, the plain members are sent to in one call.
+        prepared = frames.prepare(payload, isBinary)
+        count, others, failures = frames.sendAll(self.clients, clientIds, prepared)
+        for clientId, failure in failures:
+            self._failed(clientId, Failure(failure))
+        for clientId in others:
             protocol = self.clients.get(clientId)
             why = _passedOver(protocol)
             if why:
@@ -163,19 +166,20 @@ class Registry:
                 if framing is not None:
                     framing.deliver(data, self.positionsOf(clientId, positions))
                 elif hasattr(protocol, "sendPrepared"):
-                    if prepared is None:
-                        prepared = prepare(payload, isBinary)
-                    protocol.sendPrepared(prepared)
+                    frames.sendPrepared(protocol, prepared)
                 else:
                     protocol.sendMessage(payload, isBinary)
             except Exception:
-                self.skipped["error"] += 1
-                log.failure("sending to {client} failed; the others still get it",
-                            client=clientId)
+                self._failed(clientId, Failure())
                 continue
             count += 1
         self.delivered += count
         return count
+
+    def _failed(self, clientId, failure):
+        self.skipped["error"] += 1
+        log.failure("sending to {client} failed; the others still get it", failure,
+                    client=clientId)
 
 
 def _discard(index, key, value):
