@@ -248,9 +248,15 @@ static void on_frames(struct conn *c) {
         }
         if (c->inlen - off < header + len) break;
         off += header + len;
-        if ((f[0] & 0x0f) == 0x9) { /* ping: answer with a masked pong */
-            char pong[6] = {(char)0x8a, (char)0x80, 0, 0, 0, 0};
-            queue(c, pong, sizeof pong);
+        if ((f[0] & 0x0f) == 0x9) {
+            /* ping: answer with a pong carrying its payload, as RFC 6455
+             * 5.5.3 requires (masked with a zero key: the bytes unchanged) */
+            char pong[6 + 125] = {(char)0x8a, 0, 0, 0, 0, 0};
+            if (len <= 125) {
+                pong[1] = (char)(0x80 | len);
+                memcpy(pong + 6, f + header, len);
+                queue(c, pong, 6 + len);
+            }
             continue;
         }
         if ((f[0] & 0x0f) >= 0x8) continue;
