@@ -237,10 +237,10 @@ PyDoc_STRVAR(configure_doc,
 "configure(OPEN, ShortRoad, Counters, WriteThroughServer, tcpWrite)\n\n"
 "What the sends compare, count in and call: Autobahn's open state, the\n"
 "class sendAll sends to, the traffic counters' class that keeps the\n"
-"outgoing ones in\n"
-"slots, the transport class that sends at once, and the write that queues.\n"
-"The attributes read of a WriteThroughServer must be plain values (no data\n"
-"descriptors): its instance's dict and class are read directly.");
+"outgoing ones in slots, the transport class that sends at once, and the\n"
+"write that queues. The attributes read of a WriteThroughServer must be\n"
+"plain values (no data descriptors): its instance's dict and class are\n"
+"read directly.");
 
 static PyObject *
 configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
@@ -252,7 +252,8 @@ configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     Py_ssize_t at[COUNTERS];
     for (int i = 0; i < COUNTERS; i++) {
-        PyObject *slot = PyDict_GetItemWithError(((PyTypeObject *)args[2])->tp_dict, counterNames[i]);
+        PyObject *slots = ((PyTypeObject *)args[2])->tp_dict;
+        PyObject *slot = PyDict_GetItemWithError(slots, counterNames[i]);
         if (slot == NULL || !Py_IS_TYPE(slot, &PyMemberDescr_Type)
             || ((PyMemberDescrObject *)slot)->d_member->type != T_OBJECT_EX) {
             if (!PyErr_Occurred())
@@ -272,9 +273,9 @@ configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 /* The attribute names read, interned once. */
-static PyObject *sBackedUp, *sHubFraming, *sTransport, *sTrafficStats, *sState, *sSendQueue, *sOutLimit, *sSendPrepared,
-    *sWrite, *sTLS, *sTempDataLen, *sDataBuffer, *sOffset, *sConnected, *sDisconnecting,
-    *sWriteDisconnecting, *sWriteDisconnected, *sFileno;
+static PyObject *sBackedUp, *sHubFraming, *sTransport, *sTrafficStats, *sState, *sSendQueue,
+    *sOutLimit, *sSendPrepared, *sWrite, *sTLS, *sTempDataLen, *sDataBuffer, *sOffset, *sConnected,
+    *sDisconnecting, *sWriteDisconnecting, *sWriteDisconnected, *sFileno;
 
 /* object.name, from the instance's dict or else its class's, for objects
  * of the classes configure() vouches have no data descriptors of these
@@ -369,7 +370,8 @@ goesThrough(PyObject *transport)
         return 0;
     if ((t = truth(transport, sConnected)) != 1)
         return t;
-    if ((t = truth(transport, sDisconnecting)) != 0 || (t = truth(transport, sWriteDisconnecting)) != 0
+    if ((t = truth(transport, sDisconnecting)) != 0
+        || (t = truth(transport, sWriteDisconnecting)) != 0
         || (t = truth(transport, sWriteDisconnected)) != 0)
         return t < 0 ? -1 : 0;
     return 1;
@@ -647,7 +649,8 @@ PyMODINIT_FUNC
 PyInit__wss_frames(void)
 {
     struct { PyObject **name; const char *text; } names[] = {
-        {&sBackedUp, "backedUp"}, {&sHubFraming, "hubFraming"}, {&sTransport, "transport"}, {&sTrafficStats, "trafficStats"}, {&sState, "state"},
+        {&sBackedUp, "backedUp"}, {&sHubFraming, "hubFraming"}, {&sTransport, "transport"},
+        {&sTrafficStats, "trafficStats"}, {&sState, "state"},
         {&sSendQueue, "send_queue"}, {&sOutLimit, "_outLimit"}, {&sSendPrepared, "sendPrepared"},
         {&sWrite, "write"}, {&sTLS, "TLS"}, {&sTempDataLen, "_tempDataLen"},
         {&sDataBuffer, "dataBuffer"}, {&sOffset, "offset"}, {&sConnected, "connected"},
@@ -660,7 +663,8 @@ PyInit__wss_frames(void)
         {&counterNames[WIRE_OCTETS], "outgoingOctetsWireLevel"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (*names[i].name == NULL && (*names[i].name = PyUnicode_InternFromString(names[i].text)) == NULL)
+        if (*names[i].name == NULL
+            && (*names[i].name = PyUnicode_InternFromString(names[i].text)) == NULL)
             return NULL;
     }
     PyObject *m = PyModule_Create(&module);
