@@ -6,13 +6,15 @@ however the frames are cut into reads.
 
 import struct
 
+from autobahn.websocket.protocol import WebSocketProtocol
 from hypothesis import HealthCheck, given, settings, strategies as st
 from twisted.trial.unittest import TestCase
 
-from tests.support.handshake import InMemory
+from tests.support.handshake import InMemory, serverFrames
 from tests.test_protocol import factory
 from wss_service.apps import EchoProtocol
-from wss_service.fastpaths import frames
+from wss_service.factory import ServiceFactory, Settings
+from wss_service.fastpaths import FastPaths, frames
 from wss_service.fastpaths.frames import ShortRoad, prepare, takesShortRoad, unmask
 from wss_service.hub.local import Registry
 
@@ -28,10 +30,14 @@ COUNTERS = ("incomingWebSocketMessages", "incomingWebSocketFrames",
 class Recorder(EchoProtocol):
     def onOpen(self):
         self.received = []
+        self.pongs = []
 
     def onMessage(self, payload, isBinary):
         self.received.append((payload, isBinary))
         super().onMessage(payload, isBinary)
+
+    def onPong(self, payload):
+        self.pongs.append(payload)
 
 
 class AutobahnRoad(Recorder):
@@ -146,6 +152,98 @@ class ShortRoadTests(InMemory, TestCase):
             self.assertRaises(ValueError, protocol.dataReceived, frame(0x81, b"boom", b"abcd") + tom)
             left.append(protocol.data)
         self.assertEqual(left, [tom, tom])
+
+
+class KeepaliveTests(InMemory, TestCase):
+    """
+    The keepalive's pings go out, and their pongs come in, on the short
+    road as on Autobahn's (with txaio's timers: no fast path at all).
+    """
+
+    ROADS = (
+        lambda clock: factory(Recorder, clock=clock, pingInterval=20, pingTimeout=10),
+        lambda clock: factory(AutobahnRoad, clock=clock, pingInterval=20, pingTimeout=10),
+        lambda clock: ServiceFactory(Recorder, Settings(pingInterval=20, pingTimeout=10),
+                                     reactor=clock, fast=FastPaths()),
+    )
+    KEY = b"\x0f\xf0\x5a\xa5"
+    ANSWERS = {
+        "pong": lambda ping: frame(0x8A, ping, KeepaliveTests.KEY),
+        "pong, then a message": lambda ping: (frame(0x8A, ping, KeepaliveTests.KEY)
+                                              + frame(0x81, b"tom", KeepaliveTests.KEY)),
+        "a message, then pong": lambda ping: (frame(0x82, b"tom", KeepaliveTests.KEY)
+                                              + frame(0x8A, ping, KeepaliveTests.KEY)),
+        "a stray pong": lambda ping: frame(0x8A, b"stray", KeepaliveTests.KEY),
+        "an empty pong, then pong": lambda ping: (frame(0x8A, b"", KeepaliveTests.KEY)
+                                                  + frame(0x8A, ping, KeepaliveTests.KEY)),
+        "pong, then a ping": lambda ping: (frame(0x8A, ping, KeepaliveTests.KEY)
+                                           + frame(0x89, b"hi", KeepaliveTests.KEY)),
+        "an unmasked pong": lambda ping: (frame(0x8A, ping, KeepaliveTests.KEY, masked=False)
+                                          + frame(0x81, b"tom", KeepaliveTests.KEY)),
+        "a long pong": lambda ping: frame(0x8A, ping * 11, KeepaliveTests.KEY),
+        "pong, then a close": lambda ping: (frame(0x8A, ping, KeepaliveTests.KEY)
+                                            + frame(0x88, struct.pack("!H", 1000),
+                                                    KeepaliveTests.KEY)),
+    }
+
+    def keepalive(self, road, answer, point):
+        """The ping, the answer cut at C{point}, then the rest of the timeout and a ping more."""
+        protocol, transport = self.handshake(road(self.clock))
+        transport.clear()
+        self.clock.advance(20)
+        (opcode, ping), = serverFrames(transport.value())
+        data = answer(ping)
+        events = [(opcode, transport.value().replace(ping, b"PING"))]
+        transport.clear()
+        for chunk in (data[:point], data[point:]):
+            protocol.dataReceived(chunk)
+        events.append((protocol.autoPingPending is None, protocol.autoPingTimeoutCall is None,
+                       protocol.autoPingPendingCall is not None))
+        for _ in range(2):
+            self.clock.advance(10.5)
+            events.append([(o, p if o != 9 else len(p)) for o, p in serverFrames(transport.value())])
+            transport.clear()
+        stats = protocol.trafficStats
+        events.append((protocol.received, [p.replace(ping, b"PING") for p in protocol.pongs],
+                       transport.disconnecting, protocol.state,
+                       [getattr(stats, name) for name in COUNTERS]))
+        return events
+
+    def test_sameOnEveryRoad(self):
+        for name, answer in self.ANSWERS.items():
+            length = len(answer(bytes(12)))
+            for point in range(length + 1):
+                outcomes = [self.keepalive(road, answer, point) for road in self.ROADS]
+                self.assertEqual(outcomes[0], outcomes[1], (name, point))
+                self.assertEqual(outcomes[0], outcomes[2], (name, point))
+
+    def test_pongsTakeTheShortRoad(self):
+        protocol, transport = self.handshake(self.ROADS[0](self.clock))
+        self.clock.advance(20)
+        (_, ping), = serverFrames(transport.value())
+        self.patch(WebSocketProtocol, "processData", lambda p: self.fail("Autobahn's road"))
+        protocol.dataReceived(frame(0x8A, ping, self.KEY) + frame(0x81, b"tom", self.KEY))
+        self.assertEqual((protocol.pongs, protocol.received), ([ping], [(b"tom", False)]))
+
+    def test_sendPing(self):
+        for send in (lambda p: p.sendPing(), lambda p: p.sendPing(b""),
+                     lambda p: p.sendPing(b"x" * 125), lambda p: p.sendPing(b"x" * 126),
+                     lambda p: p.sendPing(bytearray(b"ba")),
+                     lambda p: (p.send_queue.append((b"\x81\x01q", False)), p.sendPing(b"q")),
+                     lambda p: (p.sendClose(1000), p.sendPing(b"late"))):
+            outcomes = []
+            for road in self.ROADS:
+                protocol, transport = self.handshake(road(self.clock))
+                transport.clear()
+                try:
+                    send(protocol)
+                    raised = None
+                except Exception as e:
+                    raised = type(e)
+                outcomes.append((transport.value(), raised,
+                                 protocol.trafficStats.outgoingOctetsWireLevel))
+            self.assertEqual(outcomes[0], outcomes[1])
+            self.assertEqual(outcomes[0], outcomes[2])
 
 
 class PreparedTests(InMemory, TestCase):

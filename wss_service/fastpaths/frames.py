@@ -2,9 +2,12 @@
 A short road for the frames most services carry: whole, unfragmented,
 uncompressed text or binary frames of up to 64 KiB, in and out.
 
-Everything else (control frames, fragments, compression, a limit crossed,
-invalid UTF-8, a frame not yet complete enough to judge) goes on Autobahn's
-own road, which stays the reference for every verdict. The short road
+It also takes the keepalive's pings out and their pongs in (whole, masked
+pongs of up to 125 bytes go straight to Autobahn's verdict on them,
+C{processControlFrame}). Everything else (other control frames,
+fragments, compression, a limit crossed, invalid UTF-8, a frame not yet
+complete enough to judge) goes on Autobahn's own road, which stays the
+reference for every verdict. The short road
 skips Autobahn's per-frame and per-message hooks, so an app that overrides
 one of them (see L{HOOKS}) keeps Autobahn's road throughout.
 
@@ -21,7 +24,7 @@ from importlib.metadata import version
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket import protocol as autobahnProtocol
-from autobahn.websocket.protocol import TrafficStats, WebSocketProtocol
+from autobahn.websocket.protocol import FrameHeader, TrafficStats, WebSocketProtocol
 
 from twisted.internet import tcp
 
@@ -37,8 +40,9 @@ except ImportError:  # pragma: no cover - an Autobahn without it
 OPEN = WebSocketProtocol.STATE_OPEN
 CLOSED = WebSocketProtocol.STATE_CLOSED
 SHORT_MAX = 0xFFFF
-TEXT, BINARY = 0x81, 0x82
+TEXT, BINARY, PING, PONG = 0x81, 0x82, 0x89, 0x8A
 MASKED = 0x80
+CONTROL_MAX = 125
 NATIVE_FROM = 1024 if getattr(autobahnProtocol, "USES_NVX", False) else SHORT_MAX
 # What this expects of the compiled module (its API number).
 COMPILED_API = 2
@@ -52,6 +56,7 @@ AUTOBAHN = (
     "maxMessagePayloadSize", "maxFramePayloadSize", "_listeners", "trafficStats",
     "autoPingTimeoutCall", "autoPingRestartOnAnyTraffic", "utf8validateIncoming", "send_queue",
     "_cancelAutoPingTimeoutCall", "_dataReceived", "consumeData", "processData", "_onOpen",
+    "processControlFrame", "control_frame_data",
 )
 TRAFFIC = (
     "incomingOctetsWebSocketLevel", "incomingOctetsAppLevel", "incomingWebSocketFrames",
@@ -92,7 +97,7 @@ HOOKS = (
     "_onMessageFrameEnd", "_onMessageFrame", "_onMessageEnd", "_onMessage",
     "onMessageBegin", "onMessageFrameBegin", "onMessageFrameData",
     "onMessageFrameEnd", "onMessageFrame", "onMessageEnd",
-    "sendMessage", "sendFrame", "sendData",
+    "sendMessage", "sendFrame", "sendData", "sendPing",
 )
 
 
@@ -186,6 +191,13 @@ class ShortRoad:
             the buffer is empty, ends in part of a short frame, or the
             connection closed.
         """
+        while True:
+            waiting = self._takeShortMessages()
+            if waiting or self._listeners or self.state != OPEN or not self._takePong():
+                return waiting
+
+    def _takeShortMessages(self):
+        """L{_takeShortFrames} for whole short text and binary frames."""
         if self._listeners:
             return not self.data
         data = self.data
@@ -212,6 +224,36 @@ class ShortRoad:
             # Even if the app raised: what it was given is consumed.
             self.data = data[position:]
         return waiting
+
+    def _takePong(self):
+        """
+        Whether a whole masked pong of up to 125 bytes headed C{self.data}:
+        if so, it is taken off and given to Autobahn's verdict on it, as
+        Autobahn's own road would (checking it against the keepalive's
+        ping, scheduling the next, telling the app).
+        """
+        data = self.data
+        if len(data) < 6 or data[0] != PONG or data[1] & MASKED == 0:
+            return False
+        end = 6 + (data[1] & 0x7F)
+        if end > 6 + CONTROL_MAX or len(data) < end:
+            return False
+        self.data = data[end:]
+        self.current_frame = FrameHeader(PONG & 0x0F, True, 0, end - 6, data[2:6])
+        self.control_frame_data = [unmask(data[2:6], data[6:end])]
+        try:
+            self.processControlFrame()
+        finally:
+            self.current_frame = None
+        return True
+
+    def sendPing(self, payload=None):
+        if (self.state != OPEN or not self._outLimit or self.send_queue
+                or (payload and (type(payload) is not bytes or len(payload) > CONTROL_MAX))):
+            return super().sendPing(payload)
+        built = bytes((PING, len(payload or b""))) + (payload or b"")
+        self.trafficStats.outgoingOctetsWireLevel += len(built)
+        self.transport.write(built)
 
     def sendMessage(self, payload, isBinary=False, fragmentSize=None, sync=False,
                     doNotCompress=False):
