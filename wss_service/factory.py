@@ -11,6 +11,7 @@ from autobahn.websocket.types import ConnectionDeny
 from twisted.internet import defer
 
 from wss_service import fastpaths
+from wss_service.fastpaths.timers import Timers
 from wss_service.hub.hub import Hub
 from wss_service.metrics import Metrics
 from wss_service.protocol import normalizeOrigin, serviceProtocol
@@ -58,6 +59,8 @@ class ServiceFactory(WebSocketServerFactory):
         super().__init__(server="wss-service", reactor=reactor)
         settings = settings or Settings()
         self.fast = fast if fast is not None else fastpaths.available()
+        if self.fast.timers:
+            self._batched_timer = Timers(self.reactor)
         self.hub = hub if hub is not None else Hub(self.reactor)
         self.tokens = tokens
         self.paths = frozenset(settings.paths)

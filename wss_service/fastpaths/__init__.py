@@ -2,7 +2,8 @@
 The fast paths: the only code in the service that reaches into another
 library's internals (pyOpenSSL's cffi bindings and C{Connection}
 attributes, Twisted's C{TLSMemoryBIOProtocol}, TCP transport and epoll
-reactor, Autobahn's frame machinery and its settings log line).
+reactor, Autobahn's frame machinery, its timers and its settings log
+line).
 
 Each is checked at start against the libraries installed. One that finds
 anything missing is left out, with one log line, and the libraries' own
@@ -17,7 +18,7 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from wss_service.fastpaths import (
-    dispatch, frames, openssl, quietsettings, tlstransport, writethrough,
+    dispatch, frames, openssl, quietsettings, timers, tlstransport, writethrough,
 )
 
 log = Logger(namespace="wss")
@@ -33,6 +34,7 @@ class FastPaths:
     quietSettings: bool = False
     writeThrough: bool = False
     dispatch: bool = False
+    timers: bool = False
 
     def tlsFactory(self):
         """The TLS layer under wss connections."""
@@ -47,6 +49,7 @@ CHECKS = {
     "quietSettings": (quietsettings.missing, "Autobahn's settings log line"),
     "writeThrough": (writethrough.missing, "Twisted's queued writes"),
     "dispatch": (dispatch.missing, "Twisted's event dispatch"),
+    "timers": (timers.missing, "txaio's batched timers"),
 }
 
 
@@ -70,7 +73,7 @@ def select(enabled=True):
     """The fast paths to use, said in one log line where any is left out."""
     if not enabled:
         log.info("fast paths off (--no-fast-paths): Twisted's TLS layer, queued writes "
-                 "and event dispatch and Autobahn's frame road serve")
+                 "and event dispatch, Autobahn's frame road and txaio's timers serve")
         return FastPaths()
     found = problems()
     if found:
