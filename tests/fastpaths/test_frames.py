@@ -353,6 +353,47 @@ class PreparedTests(InMemory, TestCase):
                 for name in ("plain", "raising", "closing")]
         self.assertEqual(sent, [1, 1, 0], "counted as sendMessage counts")
 
+    def test_readAsPythonReadsThem(self):
+        """
+        A member's attributes are read as Python reads them: a property of
+        its class before the member's own dict, also when the class changes
+        between two sends.
+        """
+        registry = Registry()
+        protocol, transport = self.handshake(factory(Recorder, clock=self.clock))
+        self.assertIsNot(type(protocol), type(self.handshake(factory(Recorder))[0]))
+        transport.clear()
+        registry.add("member", protocol)
+        self.assertEqual(registry.deliver(["member"], "one"), 1)
+        self.assertIn("state", vars(protocol))
+        type(protocol).state = property(lambda p: p.STATE_CLOSING, lambda p, value: None)
+        try:
+            self.assertEqual(protocol.state, protocol.STATE_CLOSING)
+            self.assertEqual(registry.deliver(["member"], "two"), 0)
+        finally:
+            del type(protocol).state
+        self.assertEqual(serverFrames(transport.value()), [(1, b"one")])
+        self.assertEqual(protocol.trafficStats.outgoingWebSocketMessages, 1)
+
+    def test_aClassDescriptorIsCalled(self):
+        """A member's attribute that only its class has is its descriptor's value."""
+        class Plain:
+            """Says no hub framing, as the class default does, through C{__get__}."""
+
+            def __get__(self, instance, owner):
+                return None
+
+        registry = Registry()
+        protocol, transport = self.handshake(factory(Recorder, clock=self.clock))
+        self.assertNotIn("hubFraming", vars(protocol))
+        type(protocol).hubFraming = Plain()
+        registry.add("member", protocol)
+        count, others, failures = frames.sendAll(registry.clients, ["member"],
+                                                 prepare(b"hi", False))
+        self.assertEqual((count, others, failures),
+                         (0, ["member"], ()) if frames.sendAll is frames.pythonSendAll
+                         else (1, [], []))
+
     def test_oneFrameForEveryConnection(self):
         registry = Registry()
         written = []

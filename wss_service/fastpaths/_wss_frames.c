@@ -297,21 +297,98 @@ field(PyObject *object, PyObject *name)
     return PyObject_GetAttr(object, name);
 }
 
+/* The protocol attributes read, and the one class (by its version tag)
+ * last found to have no data descriptor of these names and Python's own
+ * attribute lookup: for objects of it, lookup() reads them from the
+ * instance's dict, or else its class, as Python would. */
+static PyObject **protocolNames[] = {
+    &sState, &sBackedUp, &sHubFraming, &sOutLimit, &sSendQueue, &sTrafficStats, &sTransport,
+};
+static PyTypeObject *vouchedType;
+static unsigned int vouchedTag;
+
+static int
+vouched(PyTypeObject *type)
+{
+    if (type == vouchedType && type->tp_version_tag == vouchedTag
+        && (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG))
+        return 1;
+    if (type->tp_getattro != PyObject_GenericGetAttr)
+        return 0;
+    for (size_t i = 0; i < sizeof(protocolNames) / sizeof(protocolNames[0]); i++) {
+        PyObject *found = _PyType_Lookup(type, *protocolNames[i]);
+        if (found != NULL && Py_TYPE(found)->tp_descr_set != NULL)
+            return 0;
+    }
+    /* Any change to the class or its bases gives it a new tag; a new
+     * class never has an old one. */
+    if (type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) {
+        vouchedType = type;
+        vouchedTag = type->tp_version_tag;
+    }
+    return 1;
+}
+
+/* protocol.name (one of protocolNames) as _PyObject_LookupAttr gives it:
+ * 1 with *value, 0 if absent, -1 with an exception. */
+static int
+lookup(PyObject *protocol, PyObject *name, PyObject **value)
+{
+    if (vouched(Py_TYPE(protocol))) {
+        PyObject **dict = _PyObject_GetDictPtr(protocol);
+        if (dict != NULL && *dict != NULL) {
+            PyObject *found = PyDict_GetItemWithError(*dict, name);
+            if (found == NULL && PyErr_Occurred()) {
+                *value = NULL;
+                return -1;
+            }
+            if (found == NULL) {
+                found = _PyType_Lookup(Py_TYPE(protocol), name);
+                if (found != NULL && Py_TYPE(found)->tp_descr_get != NULL)
+                    found = NULL;
+            }
+            if (found != NULL) {
+                *value = Py_NewRef(found);
+                return 1;
+            }
+        }
+    }
+    return _PyObject_LookupAttr(protocol, name, value);
+}
+
+/* protocol.name (one of protocolNames), or NULL with an exception. */
+static PyObject *
+attribute(PyObject *protocol, PyObject *name)
+{
+    PyObject *value;
+    int found = lookup(protocol, name, &value);
+    return found == 0 ? PyObject_GetAttr(protocol, name) : value;
+}
+
 /* Counter i of stats += n: in its slot where stats is a Counters. */
 static int
 add(PyObject *stats, int i, Py_ssize_t n)
 {
-    PyObject *amount = PyLong_FromSsize_t(n);
-    if (amount == NULL)
-        return -1;
     PyObject *sum;
     if (Py_TYPE(stats) == (PyTypeObject *)countersType) {
         PyObject **slot = (PyObject **)((char *)stats + counterAt[i]);
         if (*slot == NULL) {
-            Py_DECREF(amount);
             PyErr_SetObject(PyExc_AttributeError, counterNames[i]);
             return -1;
         }
+        if (PyLong_CheckExact(*slot)) {
+            int overflow;
+            long long count = PyLong_AsLongLongAndOverflow(*slot, &overflow);
+            if (!overflow && count <= LLONG_MAX - n) {
+                if ((sum = PyLong_FromLongLong(count + n)) == NULL)
+                    return -1;
+                Py_SETREF(*slot, sum);
+                return 0;
+            }
+        }
+        PyObject *amount = PyLong_FromSsize_t(n);
+        if (amount == NULL)
+            return -1;
         sum = PyNumber_Add(*slot, amount);
         Py_DECREF(amount);
         if (sum == NULL)
@@ -319,6 +396,9 @@ add(PyObject *stats, int i, Py_ssize_t n)
         Py_SETREF(*slot, sum);
         return 0;
     }
+    PyObject *amount = PyLong_FromSsize_t(n);
+    if (amount == NULL)
+        return -1;
     PyObject *value = PyObject_GetAttr(stats, counterNames[i]);
     sum = value == NULL ? NULL : PyNumber_InPlaceAdd(value, amount);
     Py_XDECREF(value);
@@ -408,7 +488,7 @@ sendBuilt(PyObject *protocol, PyObject *built, Py_ssize_t length)
         return NULL;
     }
     Py_ssize_t size = PyBytes_GET_SIZE(built);
-    PyObject *stats = PyObject_GetAttr(protocol, sTrafficStats);
+    PyObject *stats = attribute(protocol, sTrafficStats);
     if (stats == NULL)
         return NULL;
     int failed = add(stats, MESSAGES, 1) || add(stats, FRAMES, 1)
@@ -417,7 +497,7 @@ sendBuilt(PyObject *protocol, PyObject *built, Py_ssize_t length)
     Py_DECREF(stats);
     if (failed)
         return NULL;
-    PyObject *transport = PyObject_GetAttr(protocol, sTransport);
+    PyObject *transport = attribute(protocol, sTransport);
     if (transport == NULL)
         return NULL;
     PyObject *result;
@@ -472,7 +552,7 @@ sendShort(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static int
 isOpen(PyObject *protocol)
 {
-    PyObject *state = PyObject_GetAttr(protocol, sState);
+    PyObject *state = attribute(protocol, sState);
     if (state == NULL)
         return -1;
     int open = PyObject_RichCompareBool(state, openState, Py_EQ);
@@ -491,7 +571,7 @@ sendPreparedTo(PyObject *protocol, PyObject *prepared, int open)
         return PyObject_CallMethodOneArg(protocol, sSendPrepared, prepared);
     Py_ssize_t length = PyBytes_GET_SIZE(PyTuple_GET_ITEM(prepared, 0));
     /* As ShortRoad.sendPrepared decides: the short road, or sendMessage. */
-    PyObject *limit = PyObject_GetAttr(protocol, sOutLimit);
+    PyObject *limit = attribute(protocol, sOutLimit);
     if (limit == NULL)
         return NULL;
     Py_ssize_t outLimit = PyLong_AsSsize_t(limit);
@@ -502,7 +582,7 @@ sendPreparedTo(PyObject *protocol, PyObject *prepared, int open)
         return NULL;
     int queued = 1;
     if (open && length <= outLimit) {
-        PyObject *queue = PyObject_GetAttr(protocol, sSendQueue);
+        PyObject *queue = attribute(protocol, sSendQueue);
         if (queue == NULL)
             return NULL;
         queued = PyObject_IsTrue(queue);
@@ -541,13 +621,13 @@ plainMember(PyObject *protocol)
     if (open <= 0)
         return open;
     PyObject *value;
-    if (_PyObject_LookupAttr(protocol, sBackedUp, &value) < 0)
+    if (lookup(protocol, sBackedUp, &value) < 0)
         return -1;
     int backedUp = value == NULL ? 0 : PyObject_IsTrue(value);
     Py_XDECREF(value);
     if (backedUp)
         return backedUp < 0 ? -1 : 0;
-    if (_PyObject_LookupAttr(protocol, sHubFraming, &value) < 0)
+    if (lookup(protocol, sHubFraming, &value) < 0)
         return -1;
     int framing = value != Py_None;
     Py_XDECREF(value);
