@@ -7,9 +7,9 @@ pongs of up to 125 bytes go straight to Autobahn's verdict on them,
 C{processControlFrame}). Everything else (other control frames,
 fragments, compression, a limit crossed, invalid UTF-8, a frame not yet
 complete enough to judge) goes on Autobahn's own road, which stays the
-reference for every verdict. The short road
-skips Autobahn's per-frame and per-message hooks, so an app that overrides
-one of them (see L{HOOKS}) keeps Autobahn's road throughout.
+reference for every verdict. The short road skips Autobahn's per-frame
+and per-message hooks, so an app that overrides one of them (see
+L{HOOKS}) keeps Autobahn's road throughout.
 
 The per-message work (finding whole frames, unmasking, checking UTF-8,
 building frames, counting and sending them, and a hub send's loop over its
@@ -191,39 +191,35 @@ class ShortRoad:
             the buffer is empty, ends in part of a short frame, or the
             connection closed.
         """
+        # One pass a run of messages; another after each pong among them.
         while True:
-            waiting = self._takeShortMessages()
-            if waiting or self._listeners or self.state != OPEN or not self._takePong():
+            if self._listeners:
+                return not self.data
+            data = self.data
+            frames, waiting = scan(data, self._inLimit, self.utf8validateIncoming)
+            position = 0
+            try:
+                for end, payload, isBinary in frames:
+                    if self._listeners:
+                        # The app began listening: Autobahn's road tells them.
+                        return False
+                    position = end
+                    length = len(payload)
+                    stats = self.trafficStats
+                    stats.incomingOctetsWebSocketLevel += length
+                    stats.incomingOctetsAppLevel += length
+                    stats.incomingWebSocketFrames += 1
+                    stats.incomingWebSocketMessages += 1
+                    if self.autoPingTimeoutCall and self.autoPingRestartOnAnyTraffic:
+                        self._cancelAutoPingTimeoutCall()
+                    self.onMessage(payload, isBinary)
+                    if self.state != OPEN:
+                        return self.state == CLOSED
+            finally:
+                # Even if the app raised: what it was given is consumed.
+                self.data = data[position:]
+            if waiting or self._listeners or not self._takePong():
                 return waiting
-
-    def _takeShortMessages(self):
-        """L{_takeShortFrames} for whole short text and binary frames."""
-        if self._listeners:
-            return not self.data
-        data = self.data
-        frames, waiting = scan(data, self._inLimit, self.utf8validateIncoming)
-        position = 0
-        try:
-            for end, payload, isBinary in frames:
-                if self._listeners:
-                    # The app began listening: Autobahn's road tells them.
-                    return False
-                position = end
-                length = len(payload)
-                stats = self.trafficStats
-                stats.incomingOctetsWebSocketLevel += length
-                stats.incomingOctetsAppLevel += length
-                stats.incomingWebSocketFrames += 1
-                stats.incomingWebSocketMessages += 1
-                if self.autoPingTimeoutCall and self.autoPingRestartOnAnyTraffic:
-                    self._cancelAutoPingTimeoutCall()
-                self.onMessage(payload, isBinary)
-                if self.state != OPEN:
-                    return self.state == CLOSED
-        finally:
-            # Even if the app raised: what it was given is consumed.
-            self.data = data[position:]
-        return waiting
 
     def _takePong(self):
         """
@@ -248,6 +244,7 @@ class ShortRoad:
         return True
 
     def sendPing(self, payload=None):
+        """Autobahn's C{sendPing}: the frame built and written at once where the road is open."""
         if (self.state != OPEN or not self._outLimit or self.send_queue
                 or (payload and (type(payload) is not bytes or len(payload) > CONTROL_MAX))):
             return super().sendPing(payload)
