@@ -218,7 +218,7 @@ class ShortRoad:
             finally:
                 # Even if the app raised: what it was given is consumed.
                 self.data = data[position:]
-            if waiting or self._listeners or not self._takePong():
+            if waiting or not self._takePong():
                 return waiting
 
     def _takePong(self):
