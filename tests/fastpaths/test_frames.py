@@ -79,6 +79,15 @@ odd = st.one_of(
 streams = st.lists(st.one_of(whole, whole, whole, odd), min_size=1, max_size=12)
 
 
+def raisedBy(call, *arguments):
+    """The type of what C{call(*arguments)} raised, or L{None}."""
+    try:
+        call(*arguments)
+    except Exception as e:
+        return type(e)
+    return None
+
+
 def cut(data, points):
     """C{data} in pieces at C{points}."""
     edges = sorted({p % (len(data) + 1) for p in points} | {0, len(data)})
@@ -235,11 +244,7 @@ class KeepaliveTests(InMemory, TestCase):
             for road in self.ROADS:
                 protocol, transport = self.handshake(road(self.clock))
                 transport.clear()
-                try:
-                    send(protocol)
-                    raised = None
-                except Exception as e:
-                    raised = type(e)
+                raised = raisedBy(send, protocol)
                 outcomes.append((transport.value(), raised,
                                  protocol.trafficStats.outgoingOctetsWireLevel))
             self.assertEqual(outcomes[0], outcomes[1])
@@ -254,11 +259,7 @@ class PreparedTests(InMemory, TestCase):
         protocol, transport = self.handshake(factory(Recorder, clock=self.clock, **limits),
                                              Sec_WebSocket_Extensions="permessage-deflate")
         transport.clear()
-        try:
-            send(protocol)
-            raised = None
-        except Exception as e:
-            raised = type(e)
+        raised = raisedBy(send, protocol)
         stats = protocol.trafficStats
         return transport.value(), [getattr(stats, name) for name in COUNTERS], raised
 
@@ -352,6 +353,15 @@ class PreparedTests(InMemory, TestCase):
         sent = [kinds[name][0].trafficStats.outgoingWebSocketMessages
                 for name in ("plain", "raising", "closing")]
         self.assertEqual(sent, [1, 1, 0], "counted as sendMessage counts")
+
+    def test_countsPastAnyMachineInteger(self):
+        protocol, transport = self.handshake(factory(Recorder, clock=self.clock))
+        stats = protocol.trafficStats
+        stats.outgoingOctetsWireLevel = 2 ** 70
+        stats.outgoingOctetsAppLevel = 2 ** 63 - 1
+        frames.sendPrepared(protocol, prepare(b"hi", False))
+        self.assertEqual((stats.outgoingOctetsWireLevel, stats.outgoingOctetsAppLevel),
+                         (2 ** 70 + 4, 2 ** 63 + 1))
 
     def test_readAsPythonReadsThem(self):
         """

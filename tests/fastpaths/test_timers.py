@@ -145,5 +145,5 @@ class FactoryTests(InMemory, TestCase):
 
     def test_autobahnChanged(self):
         self.assertIsNone(timers.missing())
-        self.patch(timers, "_names", lambda cls: set())
+        self.patch(timers, "namesAutobahnUses", set)
         self.assertIn("call_later", timers.missing())

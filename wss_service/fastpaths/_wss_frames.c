@@ -369,9 +369,9 @@ attribute(PyObject *protocol, PyObject *name)
 static int
 add(PyObject *stats, int i, Py_ssize_t n)
 {
-    PyObject *sum;
+    PyObject **slot = NULL, *sum;
     if (Py_TYPE(stats) == (PyTypeObject *)countersType) {
-        PyObject **slot = (PyObject **)((char *)stats + counterAt[i]);
+        slot = (PyObject **)((char *)stats + counterAt[i]);
         if (*slot == NULL) {
             PyErr_SetObject(PyExc_AttributeError, counterNames[i]);
             return -1;
@@ -386,25 +386,20 @@ add(PyObject *stats, int i, Py_ssize_t n)
                 return 0;
             }
         }
-        PyObject *amount = PyLong_FromSsize_t(n);
-        if (amount == NULL)
-            return -1;
-        sum = PyNumber_Add(*slot, amount);
-        Py_DECREF(amount);
-        if (sum == NULL)
-            return -1;
-        Py_SETREF(*slot, sum);
-        return 0;
     }
     PyObject *amount = PyLong_FromSsize_t(n);
     if (amount == NULL)
         return -1;
-    PyObject *value = PyObject_GetAttr(stats, counterNames[i]);
+    PyObject *value = slot != NULL ? Py_NewRef(*slot) : PyObject_GetAttr(stats, counterNames[i]);
     sum = value == NULL ? NULL : PyNumber_InPlaceAdd(value, amount);
     Py_XDECREF(value);
     Py_DECREF(amount);
     if (sum == NULL)
         return -1;
+    if (slot != NULL) {
+        Py_SETREF(*slot, sum);
+        return 0;
+    }
     int failed = PyObject_SetAttr(stats, counterNames[i], sum);
     Py_DECREF(sum);
     return failed;

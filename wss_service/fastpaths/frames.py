@@ -65,7 +65,7 @@ TRAFFIC = (
 )
 
 
-def _namesAutobahnUses():
+def namesAutobahnUses():
     """Every attribute Autobahn's protocol classes define, read or assign."""
     names = set(dir(WebSocketServerProtocol))
     for cls in WebSocketServerProtocol.__mro__:
@@ -82,7 +82,7 @@ def missing():
     if not TESTED[0] <= int(release.split(".")[0]) <= TESTED[1]:
         return f"Autobahn {release} is outside the tested {TESTED[0]}-{TESTED[1]}"
     absent = [] if create_xor_masker else ["create_xor_masker"]
-    absent += sorted(set(AUTOBAHN) - _namesAutobahnUses())
+    absent += sorted(set(AUTOBAHN) - namesAutobahnUses())
     # Counters keeps them in slots: right where Autobahn keeps plain values.
     absent += [name for name in TRAFFIC
                if name not in vars(TrafficStats()) or described(TrafficStats, [name])]

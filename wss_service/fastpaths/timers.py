@@ -14,8 +14,10 @@ constant time, in ticks of a fifth of a second.
 
 import math
 
-from autobahn.websocket.protocol import WebSocketProtocol, WebSocketServerFactory
+from autobahn.websocket.protocol import WebSocketServerFactory
 from twisted.logger import Logger
+
+from wss_service.fastpaths.frames import namesAutobahnUses
 
 log = Logger(namespace="wss")
 
@@ -25,20 +27,11 @@ TICKS_PER_SECOND = 5
 CHUNK = 1000
 
 
-def _names(cls):
-    names = set()
-    for value in vars(cls).values():
-        code = getattr(value, "__code__", None)
-        if code is not None:
-            names.update(code.co_names)
-    return names
-
-
 def missing():
     """Why this cannot serve here, or L{None} if it can."""
     if "_batched_timer" not in WebSocketServerFactory.__init__.__code__.co_names:
         return "Autobahn's factory keeps no _batched_timer"
-    if not {"_batched_timer", "call_later", "cancel"} <= _names(WebSocketProtocol):
+    if not {"_batched_timer", "call_later", "cancel"} <= namesAutobahnUses():
         return "Autobahn no longer times connections with _batched_timer.call_later"
     return None
 
