@@ -7,6 +7,7 @@ however the frames are cut into reads.
 import struct
 
 from autobahn.websocket.protocol import WebSocketProtocol
+from twisted.internet.testing import StringTransport
 from hypothesis import HealthCheck, given, settings, strategies as st
 from twisted.trial.unittest import TestCase
 
@@ -403,6 +404,95 @@ class PreparedTests(InMemory, TestCase):
         self.assertEqual((count, others, failures),
                          (0, ["member"], ()) if frames.sendAll is frames.pythonSendAll
                          else (1, [], []))
+
+    def test_aChangeBetweenSendsIsSeen(self):
+        """
+        A member changed between two sends gets the second as one changed
+        before the first would (compiled, C{sendAll} remembers what it read
+        of a member while nothing of it changes): whatever is changed, and
+        however, by code run often enough for Python to specialize it too.
+        """
+        class Framing:
+            def deliver(self, data, positions):
+                p.transport.write(b"framed:" + data.encode())
+
+        def often(p, name, value):
+            for i in range(1000):
+                setAttribute(p, name, value if i == 999 else getattr(p, name))
+
+        def setAttribute(p, name, value):
+            if name == "state":
+                p.state = value
+            elif name == "backedUp":
+                p.backedUp = value
+            elif name == "hubFraming":
+                p.hubFraming = value
+            elif name == "_outLimit":
+                p._outLimit = value
+            elif name == "transport":
+                p.transport = value
+            elif name == "trafficStats":
+                p.trafficStats = value
+
+        def replaced(p):
+            fresh = StringTransport()
+            often(p, "transport", fresh)
+
+        changes = {
+            "unchanged": lambda p: None,
+            "closing": lambda p: often(p, "state", p.STATE_CLOSING),
+            "backedUp": lambda p: often(p, "backedUp", True),
+            "framing": lambda p: often(p, "hubFraming", Framing()),
+            "shortLimit": lambda p: often(p, "_outLimit", 1),
+            "transport": replaced,
+            "counters": lambda p: often(p, "trafficStats", type(p.trafficStats)()),
+            "queueing": lambda p: p.send_queue.append((b"\x81\x01q", False)),
+            "raising": lambda p: setattr(p.transport, "write", lambda data: 1 / 0),
+            "classBackedUp": lambda p: self.patch(type(p), "backedUp", True),
+            "gone": lambda p: registry.remove("member"),
+        }
+        calls, sendMessage = [], ShortRoad.sendMessage
+        self.patch(ShortRoad, "sendMessage", lambda p, *a: (calls.append(a), sendMessage(p, *a))[1])
+        compiled = frames.compiled if frames.sendAll is not frames.pythonSendAll else None
+        for name, change in changes.items():
+            outcomes = []
+            for before in (True, False):
+                registry = Registry()
+                p, transport = self.handshake(factory(Recorder, clock=self.clock))
+                self.assertNotIn("backedUp", vars(p), "the class's")
+                registry.add("member", p)
+                if not before:
+                    self.assertEqual(registry.deliver(["member"], "one"), 1)
+                remembered = compiled.remembered() if compiled else 0
+                change(p)
+                p.transport.clear()
+                sent = p.trafficStats.outgoingWebSocketMessages
+                del calls[:]
+                delivered = registry.deliver(["member"], "two")
+                self.clock.advance(1)
+                outcomes.append((delivered, p.transport.value(),
+                                 p.trafficStats.outgoingWebSocketMessages - sent, list(calls),
+                                 len(self.flushLoggedErrors(ZeroDivisionError))))
+            self.assertEqual(outcomes[0], outcomes[1], name)
+            if compiled and compiled.REMEMBERING and name == "unchanged":
+                self.assertEqual(compiled.remembered(), remembered + 1, "remembered")
+        self.assertEqual(outcomes[0], (0, b"", 0, [], 0))
+
+    def test_aValueOfChangingTruthIsReadAgain(self):
+        """A member's value whose truth can change without a store is read at every send."""
+        class Flag:
+            up = False
+
+            def __bool__(self):
+                return self.up
+
+        registry, flag = Registry(), Flag()
+        protocol, transport = self.handshake(factory(Recorder, clock=self.clock))
+        protocol.backedUp = flag
+        registry.add("member", protocol)
+        self.assertEqual(registry.deliver(["member"], "one"), 1)
+        flag.up = True
+        self.assertEqual(registry.deliver(["member"], "two"), 0)
 
     def test_oneFrameForEveryConnection(self):
         registry = Registry()

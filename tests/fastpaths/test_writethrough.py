@@ -7,8 +7,10 @@ order, producers, close after the last byte, half-close, a lost peer
 noticed.
 """
 
+import os
 import select
 import socket
+from collections import deque
 
 from autobahn.websocket.protocol import TrafficStats
 from twisted.internet import defer, reactor, tcp
@@ -22,6 +24,7 @@ from zope.interface import implementer
 
 from tests.support.compiled import requireCompiled
 from wss_service.fastpaths import frames, writethrough
+from wss_service.fastpaths.frames import OPEN, SHORT_MAX, Counters, ShortRoad
 from wss_service.fastpaths.writethrough import WriteThroughServer
 
 BIG = 8 << 20
@@ -207,6 +210,84 @@ class CompiledSendTests(CompiledSend, WriteThroughTests):
 
 class CompiledSendOnTwistedsOwnTests(CompiledSend, TwistedsOwnWritesTests):
     """The compiled send on Twisted's own transport: its own write serves."""
+
+
+class Member(ShortRoad):
+    """What the compiled C{sendAll} reads of a plain member of a hub group."""
+
+    def __init__(self, transport):
+        self.state, self.backedUp, self.hubFraming = OPEN, False, None
+        self._outLimit, self.send_queue = SHORT_MAX, deque()
+        self.trafficStats, self.transport = Counters(), transport
+
+
+class CompiledSendAll:
+    """
+    Writes through the compiled C{sendAll} to one lasting member, which it
+    remembers between sends while nothing of it changes.
+    """
+
+    def setUp(self):
+        self.compiled = requireCompiled(frames)
+        return super().setUp()
+
+    def write(self, data):
+        if not hasattr(self, "member"):
+            self.member = Member(self.transport)
+        stats = self.member.trafficStats
+        wire = stats.outgoingOctetsWireLevel
+        # A payload within the short road's limit; its frame is the data.
+        self.assertEqual(self.sendAll(data), (1, [], []))
+        self.assertEqual(stats.outgoingOctetsWireLevel, wire + len(data))
+
+    def sendAll(self, data):
+        return self.compiled.sendAll({"member": self.member}, ["member"], (b"", False, data))
+
+
+class CompiledSendAllTests(CompiledSendAll, WriteThroughTests):
+    """The same through the compiled C{sendAll}, which writes through in C."""
+
+    def test_remembered(self):
+        remembered = self.compiled.remembered()
+        for _ in range(3):
+            self.write(b"x")
+        self.assertEqual(self.compiled.remembered() - remembered,
+                         2 if self.compiled.REMEMBERING else 0)
+
+    @defer.inlineCallbacks
+    def test_aLostConnectionsDescriptorIsNotWrittenAgain(self):
+        self.write(b"one")
+        descriptor = self.transport.fileno()
+        self.transport.abortConnection()
+        yield self.lost
+        self.assertRaises(OSError, os.fstat, descriptor)
+        # Another socket on the very descriptor the connection had.
+        mine, theirs = socket.socketpair()
+        self.addCleanup(mine.close)
+        self.addCleanup(theirs.close)
+        if mine.fileno() != descriptor:
+            os.dup2(mine.fileno(), descriptor)
+            self.addCleanup(os.close, descriptor)
+        self.assertEqual(self.sendAll(b"two"), (1, [], []))
+        theirs.setblocking(False)
+        self.assertRaises(BlockingIOError, theirs.recv, 10)
+
+    @defer.inlineCallbacks
+    def test_aChangeToTheTransportsClassIsSeen(self):
+        self.write(b"one")
+        self.assertNotIn("disconnecting", vars(self.transport), "the class's")
+        WriteThroughServer.disconnecting = True
+        try:
+            self.write(b"two")
+        finally:
+            del WriteThroughServer.disconnecting
+        self.assertIn(self.transport, reactor.getWriters(), "queued, as Twisted's write does")
+        received = yield self.readInThread(6)
+        self.assertEqual(received, b"onetwo")
+
+
+class CompiledSendAllOnTwistedsOwnTests(CompiledSendAll, TwistedsOwnWritesTests):
+    """The compiled C{sendAll} on Twisted's own transport: its own write serves."""
 
 
 class InstallTests(TestCase):

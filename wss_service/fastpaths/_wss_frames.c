@@ -228,6 +228,8 @@ frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
  * where in its objects the outgoing counters are, the transport class whose
  * writes go through, and Twisted's tcp.Server.write it queues with. */
 static PyObject *openState, *shortRoadType, *countersType, *throughType, *queueWrite;
+/* Forgets what sendAll remembers (below), read with the old ones. */
+static void forgetAll(void);
 #define COUNTERS 5
 static Py_ssize_t counterAt[COUNTERS];
 enum { MESSAGES, FRAMES, APP_OCTETS, WEBSOCKET_OCTETS, WIRE_OCTETS };
@@ -269,6 +271,7 @@ configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_XSETREF(countersType, Py_NewRef(args[2]));
     Py_XSETREF(throughType, Py_NewRef(args[3]));
     Py_XSETREF(queueWrite, Py_NewRef(args[4]));
+    forgetAll();
     Py_RETURN_NONE;
 }
 
@@ -279,22 +282,47 @@ static PyObject *sBackedUp, *sHubFraming, *sTransport, *sTrafficStats, *sState, 
 
 /* object.name, from the instance's dict or else its class's, for objects
  * of the classes configure() vouches have no data descriptors of these
- * names; through Python's getattr for anything else there. */
+ * names; through Python's getattr for anything else there (and then
+ * stored, if given, is cleared). */
 static PyObject *
-field(PyObject *object, PyObject *name)
+field(PyObject *object, PyObject *name, int *stored)
 {
-    PyObject **dict = _PyObject_GetDictPtr(object);
+    PyObject **dict = _PyObject_GetDictPtr(object), *value = NULL;
     if (dict != NULL && *dict != NULL) {
-        PyObject *value = PyDict_GetItemWithError(*dict, name);
-        if (value != NULL)
-            return Py_NewRef(value);
-        if (PyErr_Occurred())
+        value = PyDict_GetItemWithError(*dict, name);
+        if (value == NULL && PyErr_Occurred())
             return NULL;
-        value = _PyType_Lookup(Py_TYPE(object), name);
-        if (value != NULL && Py_TYPE(value)->tp_descr_get == NULL)
-            return Py_NewRef(value);
+        if (value == NULL) {
+            value = _PyType_Lookup(Py_TYPE(object), name);
+            if (value != NULL && Py_TYPE(value)->tp_descr_get != NULL)
+                value = NULL;
+        }
     }
+    if (value != NULL)
+        return Py_NewRef(value);
+    if (stored != NULL)
+        *stored = 0;
     return PyObject_GetAttr(object, name);
+}
+
+/* Whether a value read stands for itself: None, or an int, bool or bytes
+ * exactly, whose value and truth never change. */
+static int
+settled(PyObject *value)
+{
+    return value == Py_None || PyLong_CheckExact(value) || PyBool_Check(value)
+        || PyBytes_CheckExact(value);
+}
+
+/* field(), and where settledRead is given, it cleared unless the value
+ * was stored and is settled. */
+static PyObject *
+settledField(PyObject *object, PyObject *name, int *settledRead)
+{
+    PyObject *value = field(object, name, settledRead);
+    if (settledRead != NULL && value != NULL && !settled(value))
+        *settledRead = 0;
+    return value;
 }
 
 /* The protocol attributes read, and the one class (by its version tag)
@@ -405,11 +433,11 @@ add(PyObject *stats, int i, Py_ssize_t n)
     return failed;
 }
 
-/* Truth of object.name (by field()): 1, 0, or -1 with an exception. */
+/* Truth of object.name (by settledField()): 1, 0, or -1 with an exception. */
 static int
-truth(PyObject *object, PyObject *name)
+truth(PyObject *object, PyObject *name, int *settledRead)
 {
-    PyObject *value = field(object, name);
+    PyObject *value = settledField(object, name, settledRead);
     if (value == NULL)
         return -1;
     int result = PyObject_IsTrue(value);
@@ -418,19 +446,21 @@ truth(PyObject *object, PyObject *name)
 }
 
 /* Whether writethrough.py's WriteThroughServer.write would send these
- * bytes at once: 1, 0, or -1 with an exception. */
+ * bytes at once: 1, 0, or -1 with an exception (settled: as
+ * settledField()). */
 static int
-goesThrough(PyObject *transport)
+goesThrough(PyObject *transport, int *settledRead)
 {
     if (throughType == NULL || Py_TYPE(transport) != (PyTypeObject *)throughType)
         return 0;
     int t;
-    if ((t = truth(transport, sTLS)) != 0 || (t = truth(transport, sTempDataLen)) != 0)
+    if ((t = truth(transport, sTLS, settledRead)) != 0
+        || (t = truth(transport, sTempDataLen, settledRead)) != 0)
         return t < 0 ? -1 : 0;
-    PyObject *offset = field(transport, sOffset);
+    PyObject *offset = settledField(transport, sOffset, settledRead);
     if (offset == NULL)
         return -1;
-    PyObject *buffer = field(transport, sDataBuffer);
+    PyObject *buffer = settledField(transport, sDataBuffer, settledRead);
     Py_ssize_t length = buffer == NULL ? -1 : PyObject_Length(buffer);
     Py_XDECREF(buffer);
     if (length < 0) {
@@ -443,23 +473,26 @@ goesThrough(PyObject *transport)
         return -1;
     if (at != length)
         return 0;
-    if ((t = truth(transport, sConnected)) != 1)
+    if ((t = truth(transport, sConnected, settledRead)) != 1)
         return t;
-    if ((t = truth(transport, sDisconnecting)) != 0
-        || (t = truth(transport, sWriteDisconnecting)) != 0
-        || (t = truth(transport, sWriteDisconnected)) != 0)
+    if ((t = truth(transport, sDisconnecting, settledRead)) != 0
+        || (t = truth(transport, sWriteDisconnecting, settledRead)) != 0
+        || (t = truth(transport, sWriteDisconnected, settledRead)) != 0)
         return t < 0 ? -1 : 0;
     return 1;
 }
 
 /* The socket's descriptor (by the transport's fileno()), or -1 with an
- * exception. */
+ * exception. settled: cleared unless fileno is C code (the socket's own
+ * method), which runs no Python. */
 static int
-descriptor(PyObject *transport)
+descriptor(PyObject *transport, int *settledRead)
 {
-    PyObject *fileno = field(transport, sFileno);
+    PyObject *fileno = field(transport, sFileno, NULL);
     if (fileno == NULL)
         return -1;
+    if (settledRead != NULL && !PyCFunction_Check(fileno))
+        *settledRead = 0;
     PyObject *number = PyObject_CallNoArgs(fileno);
     Py_DECREF(fileno);
     if (number == NULL)
@@ -475,6 +508,49 @@ descriptor(PyObject *transport)
     return (int)fd;
 }
 
+/* Count a frame of size bytes (of a payload of length bytes) in stats. */
+static int
+count(PyObject *stats, Py_ssize_t length, Py_ssize_t size)
+{
+    return add(stats, MESSAGES, 1) || add(stats, FRAMES, 1) || add(stats, APP_OCTETS, length)
+        || add(stats, WEBSOCKET_OCTETS, length) || add(stats, WIRE_OCTETS, size) ? -1 : 0;
+}
+
+/* Write a built frame on transport: on descriptor fd at once where
+ * fd >= 0, with the transport's write where fd is NOT_THROUGH, as
+ * goesThrough() decides where it is UNDECIDED. */
+#define NOT_THROUGH -1
+#define UNDECIDED -2
+static PyObject *
+writeOut(PyObject *transport, PyObject *built, int fd)
+{
+    Py_ssize_t size = PyBytes_GET_SIZE(built);
+    if (size == 0)
+        fd = NOT_THROUGH;
+    if (fd == UNDECIDED) {
+        int through = goesThrough(transport, NULL);
+        if (through < 0)
+            return NULL;
+        fd = through ? descriptor(transport, NULL) : NOT_THROUGH;
+        if (through && fd < 0)
+            return NULL;
+    }
+    if (fd == NOT_THROUGH)
+        return PyObject_CallMethodOneArg(transport, sWrite, built);
+    /* Any error leaves the frame to Twisted's queue, which sends again
+     * and, if the connection is lost, hears it there. */
+    ssize_t sent = send(fd, PyBytes_AS_STRING(built), (size_t)size, 0);
+    if (sent == size)
+        Py_RETURN_NONE;
+    PyObject *rest = sent <= 0 ? Py_NewRef(built)
+        : PyBytes_FromStringAndSize(PyBytes_AS_STRING(built) + sent, size - sent);
+    if (rest == NULL)
+        return NULL;
+    PyObject *result = PyObject_CallFunctionObjArgs(queueWrite, transport, rest, NULL);
+    Py_DECREF(rest);
+    return result;
+}
+
 static PyObject *
 sendBuilt(PyObject *protocol, PyObject *built, Py_ssize_t length)
 {
@@ -482,44 +558,15 @@ sendBuilt(PyObject *protocol, PyObject *built, Py_ssize_t length)
         PyErr_SetString(PyExc_TypeError, "a built frame is bytes");
         return NULL;
     }
-    Py_ssize_t size = PyBytes_GET_SIZE(built);
     PyObject *stats = attribute(protocol, sTrafficStats);
     if (stats == NULL)
         return NULL;
-    int failed = add(stats, MESSAGES, 1) || add(stats, FRAMES, 1)
-        || add(stats, APP_OCTETS, length) || add(stats, WEBSOCKET_OCTETS, length)
-        || add(stats, WIRE_OCTETS, size);
+    int failed = count(stats, length, PyBytes_GET_SIZE(built));
     Py_DECREF(stats);
-    if (failed)
-        return NULL;
-    PyObject *transport = attribute(protocol, sTransport);
+    PyObject *transport = failed ? NULL : attribute(protocol, sTransport);
     if (transport == NULL)
         return NULL;
-    PyObject *result;
-    int through = size > 0 ? goesThrough(transport) : 0;
-    if (through < 0) {
-        result = NULL;
-    } else if (!through) {
-        result = PyObject_CallMethodOneArg(transport, sWrite, built);
-    } else {
-        int fd = descriptor(transport);
-        if (fd < 0) {
-            result = NULL;
-        } else {
-            /* Any error leaves the frame to Twisted's queue, which sends
-             * again and, if the connection is lost, hears it there. */
-            ssize_t sent = send(fd, PyBytes_AS_STRING(built), (size_t)size, 0);
-            if (sent == size) {
-                result = Py_NewRef(Py_None);
-            } else {
-                PyObject *rest = sent <= 0 ? Py_NewRef(built)
-                    : PyBytes_FromStringAndSize(PyBytes_AS_STRING(built) + sent, size - sent);
-                result = rest == NULL ? NULL
-                    : PyObject_CallFunctionObjArgs(queueWrite, transport, rest, NULL);
-                Py_XDECREF(rest);
-            }
-        }
-    }
+    PyObject *result = writeOut(transport, built, UNDECIDED);
     Py_DECREF(transport);
     return result;
 }
@@ -555,29 +602,45 @@ isOpen(PyObject *protocol)
     return open;
 }
 
+/* What sending a prepared frame to a connection reads of it, where
+ * sendAll remembers it (below); held by the caller for the send. */
+typedef struct {
+    Py_ssize_t outLimit;
+    PyObject *queue, *stats, *transport;
+    int fd; /* as writeOut() takes it */
+} Road;
+
 /* protocol.sendPrepared(prepared), without its Python frames where the
- * short road is open; open: isOpen(protocol), if known, else -1. */
+ * short road is open; open: isOpen(protocol), if known, else -1; road:
+ * what is known of the connection (its state then open), or NULL. */
 static PyObject *
-sendPreparedTo(PyObject *protocol, PyObject *prepared, int open)
+sendPreparedTo(PyObject *protocol, PyObject *prepared, int open, const Road *road)
 {
     if (openState == NULL || !PyTuple_CheckExact(prepared) || PyTuple_GET_SIZE(prepared) != 3
         || !PyBytes_CheckExact(PyTuple_GET_ITEM(prepared, 0))
         || !PyBytes_CheckExact(PyTuple_GET_ITEM(prepared, 2)))
         return PyObject_CallMethodOneArg(protocol, sSendPrepared, prepared);
     Py_ssize_t length = PyBytes_GET_SIZE(PyTuple_GET_ITEM(prepared, 0));
+    PyObject *built = PyTuple_GET_ITEM(prepared, 2);
     /* As ShortRoad.sendPrepared decides: the short road, or sendMessage. */
-    PyObject *limit = attribute(protocol, sOutLimit);
-    if (limit == NULL)
-        return NULL;
-    Py_ssize_t outLimit = PyLong_AsSsize_t(limit);
-    Py_DECREF(limit);
-    if (outLimit == -1 && PyErr_Occurred())
-        return NULL;
+    Py_ssize_t outLimit;
+    if (road != NULL) {
+        outLimit = road->outLimit;
+    } else {
+        PyObject *limit = attribute(protocol, sOutLimit);
+        if (limit == NULL)
+            return NULL;
+        outLimit = PyLong_AsSsize_t(limit);
+        Py_DECREF(limit);
+        if (outLimit == -1 && PyErr_Occurred())
+            return NULL;
+    }
     if (open < 0 && (open = isOpen(protocol)) < 0)
         return NULL;
     int queued = 1;
     if (open && length <= outLimit) {
-        PyObject *queue = attribute(protocol, sSendQueue);
+        PyObject *queue = road != NULL ? Py_NewRef(road->queue)
+            : attribute(protocol, sSendQueue);
         if (queue == NULL)
             return NULL;
         queued = PyObject_IsTrue(queue);
@@ -587,7 +650,11 @@ sendPreparedTo(PyObject *protocol, PyObject *prepared, int open)
     }
     if (queued)
         return PyObject_CallMethodOneArg(protocol, sSendPrepared, prepared);
-    return sendBuilt(protocol, PyTuple_GET_ITEM(prepared, 2), length);
+    if (road == NULL)
+        return sendBuilt(protocol, built, length);
+    if (count(road->stats, length, PyBytes_GET_SIZE(built)) < 0)
+        return NULL;
+    return writeOut(road->transport, built, road->fd);
 }
 
 PyDoc_STRVAR(sendPrepared_doc,
@@ -602,7 +669,7 @@ sendPrepared(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "sendPrepared(protocol, prepared)");
         return NULL;
     }
-    return sendPreparedTo(args[0], args[1], -1);
+    return sendPreparedTo(args[0], args[1], -1, NULL);
 }
 
 /* Whether sendAll sends to this connection itself: a ShortRoad that is
@@ -629,6 +696,196 @@ plainMember(PyObject *protocol)
     return !framing;
 }
 
+/*
+ * sendAll's memory. Deciding and sending to a plain member reads some
+ * sixteen attributes of it and its transport, each a dict lookup, where
+ * the send itself is one system call. Between two sends they rarely
+ * change, and where they are read from dicts and classes, a change shows:
+ * Python 3.11 gives a dict a new version, never handed out before, at
+ * every change (PEP 509), and a class a new version tag. So a member's
+ * road is remembered with the versions of its dict, its transport's dict
+ * and their classes, and used again while all four are unchanged, where
+ * every value it was read from stands for itself (settled()) and came
+ * from those dicts or classes. The memory holds no reference: it is keyed
+ * by the connection's address, and its objects are followed only once
+ * the connection's dict is found unchanged (so still holding them).
+ * Elsewhere than Python 3.11 every send reads afresh.
+ */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+#define REMEMBERING 1
+#else
+#define REMEMBERING 0
+#endif
+
+typedef struct {
+    PyObject *protocol, *protocolDict, *transportDict;
+    PyTypeObject *protocolType, *transportType;
+    unsigned int protocolTag, transportTag;
+    uint64_t protocolVersion, transportVersion;
+    Road road;
+} Memory;
+
+/* An open-addressed table of memories, looked for in PROBES slots from
+ * a connection's own; sized for twice the largest send's members (up to
+ * MEMORIES_MAX), all forgotten when it grows. */
+#define PROBES 8
+#define MEMORIES_MIN 256
+#define MEMORIES_MAX (1 << 18)
+static Memory *memories;
+static size_t memoriesSize;
+static PyTypeObject *dequeType;
+static Py_ssize_t rememberedSends;
+
+static void
+makeRoom(Py_ssize_t members)
+{
+    size_t size = memoriesSize ? memoriesSize : MEMORIES_MIN;
+    while (size < MEMORIES_MAX && size < 2 * (size_t)members)
+        size *= 2;
+    if (size == memoriesSize)
+        return;
+    PyMem_Free(memories);
+    memories = PyMem_Calloc(size, sizeof(Memory));
+    memoriesSize = memories != NULL ? size : 0;
+}
+
+static void
+forgetAll(void)
+{
+    if (memories != NULL)
+        memset(memories, 0, memoriesSize * sizeof(Memory));
+}
+
+/* The i-th slot where a connection's memory may be. */
+static Memory *
+slot(PyObject *protocol, int i)
+{
+    uint64_t key = (uint64_t)(uintptr_t)protocol >> 4;
+    return memories + ((((key * 0x9E3779B97F4A7C15ULL) >> 32) + i) & (memoriesSize - 1));
+}
+
+/* A class's version tag and its dict's version, where both are known. */
+static int
+versions(PyObject *object, unsigned int *tag, PyObject **dict, uint64_t *version)
+{
+    PyTypeObject *type = Py_TYPE(object);
+    PyObject **at = _PyObject_GetDictPtr(object);
+    if (!(type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) || at == NULL || *at == NULL)
+        return 0;
+    *tag = type->tp_version_tag;
+    *dict = *at;
+#if REMEMBERING
+    *version = ((PyDictObject *)*at)->ma_version_tag;
+#else
+    *version = 0;
+#endif
+    return 1;
+}
+
+static int
+unchanged(PyObject *object, PyTypeObject *type, unsigned int tag, PyObject *dict,
+          uint64_t version)
+{
+    unsigned int nowTag;
+    PyObject *nowDict;
+    uint64_t nowVersion;
+    return Py_TYPE(object) == type && versions(object, &nowTag, &nowDict, &nowVersion)
+        && nowTag == tag && nowDict == dict && nowVersion == version;
+}
+
+/* The remembered road of a member, or NULL. */
+static Road *
+recall(PyObject *protocol)
+{
+    if (!REMEMBERING || memoriesSize == 0)
+        return NULL;
+    for (int i = 0; i < PROBES; i++) {
+        Memory *m = slot(protocol, i);
+        if (m->protocol != protocol)
+            continue;
+        if (!unchanged(protocol, m->protocolType, m->protocolTag, m->protocolDict,
+                       m->protocolVersion))
+            return NULL;
+        /* Its dict unchanged still holds the road's objects. */
+        PyObject *transport = m->road.transport;
+        if (Py_TYPE(transport) != m->transportType)
+            return NULL;
+        if (m->transportType == (PyTypeObject *)throughType
+            && !unchanged(transport, m->transportType, m->transportTag, m->transportDict,
+                          m->transportVersion))
+            return NULL;
+        return &m->road;
+    }
+    return NULL;
+}
+
+/* Read what a send to this plain member reads, and remember it where it
+ * is settled: its road, or NULL (with no exception) where not. */
+static Road *
+remember(PyObject *protocol)
+{
+    if (!REMEMBERING || memoriesSize == 0 || !vouched(Py_TYPE(protocol)))
+        return NULL;
+    Memory m = {.protocol = protocol, .protocolType = Py_TYPE(protocol)};
+    if (!versions(protocol, &m.protocolTag, &m.protocolDict, &m.protocolVersion))
+        return NULL;
+    int settledRead = 1;
+    PyObject **names[] = {&sState, &sBackedUp, &sHubFraming, &sOutLimit,
+                          &sSendQueue, &sTrafficStats, &sTransport};
+    PyObject *values[7] = {NULL};
+    /* The first four decide, the others are objects sends use. */
+    for (int i = 0; i < 7 && settledRead; i++) {
+        values[i] = i < 4 ? settledField(protocol, *names[i], &settledRead)
+            : field(protocol, *names[i], &settledRead);
+        if (values[i] == NULL)
+            settledRead = 0;
+    }
+    PyObject *transport = values[6];
+    /* Counters and Autobahn's deque: a send counts and asks if anything is
+     * queued without running Python code (which could change the road). */
+    if (settledRead && (Py_TYPE(values[4]) != dequeType
+                        || Py_TYPE(values[5]) != (PyTypeObject *)countersType))
+        settledRead = 0;
+    if (settledRead) {
+        m.road.outLimit = PyLong_AsSsize_t(values[3]);
+        m.road.queue = values[4];
+        m.road.stats = values[5];
+        m.road.transport = transport;
+        m.road.fd = NOT_THROUGH;
+        m.transportType = Py_TYPE(transport);
+        if (m.road.outLimit == -1 && PyErr_Occurred())
+            settledRead = 0;
+    }
+    if (settledRead && m.transportType == (PyTypeObject *)throughType) {
+        int through = versions(transport, &m.transportTag, &m.transportDict,
+                               &m.transportVersion) ? goesThrough(transport, &settledRead) : -1;
+        if (through > 0 && (m.road.fd = descriptor(transport, &settledRead)) < 0)
+            settledRead = 0;
+        if (through < 0)
+            settledRead = 0;
+    }
+    for (int i = 0; i < 7; i++)
+        Py_XDECREF(values[i]);
+    /* Read from settled values only, nothing ran that could change them. */
+    if (PyErr_Occurred() || !settledRead
+        || !unchanged(protocol, m.protocolType, m.protocolTag, m.protocolDict, m.protocolVersion)
+        || (m.transportType == (PyTypeObject *)throughType
+            && !unchanged(transport, m.transportType, m.transportTag, m.transportDict,
+                          m.transportVersion))) {
+        PyErr_Clear();
+        return NULL;
+    }
+    Memory *at = slot(protocol, 0);
+    for (int i = 0; i < PROBES; i++) {
+        if (slot(protocol, i)->protocol == protocol || slot(protocol, i)->protocol == NULL) {
+            at = slot(protocol, i);
+            break;
+        }
+    }
+    *at = m;
+    return &at->road;
+}
+
 PyDoc_STRVAR(sendAll_doc,
 "sendAll(clients, clientIds, prepared) -> (count, others, failures)\n\n"
 "Send the prepared message (frames.prepare) to each of these connections\n"
@@ -648,7 +905,11 @@ sendAll(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     PyObject *clients = args[0], *prepared = args[2];
     PyObject *others = PyList_New(0), *failures = PyList_New(0);
     PyObject *ids = PyObject_GetIter(args[1]), *clientId = NULL;
-    Py_ssize_t count = 0;
+    Py_ssize_t count = 0, members = PyObject_Size(args[1]);
+    if (members < 0)
+        PyErr_Clear();
+    else if (REMEMBERING)
+        makeRoom(members);
     if (others == NULL || failures == NULL || ids == NULL)
         goto fail;
     while ((clientId = PyIter_Next(ids)) != NULL) {
@@ -656,15 +917,34 @@ sendAll(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (protocol == NULL && PyErr_Occurred())
             goto fail;
         int plain = 0;
+        Road *road = NULL, held;
         if (protocol != NULL) {
             Py_INCREF(protocol);
-            /* One it cannot judge, the caller's loop judges (and says why). */
-            if ((plain = plainMember(protocol)) < 0) {
+            if ((road = recall(protocol)) != NULL) {
+                plain = 1;
+                rememberedSends++;
+            } else if ((plain = plainMember(protocol)) < 0) {
+                /* One it cannot judge, the caller's loop judges (and says why). */
                 PyErr_Clear();
                 plain = 0;
+            } else if (plain) {
+                road = remember(protocol);
             }
         }
-        PyObject *sent = plain ? sendPreparedTo(protocol, prepared, 1) : NULL;
+        if (road != NULL) {
+            /* A copy, held: the send may run Python code, sendAll again too. */
+            held = *road;
+            road = &held;
+            Py_INCREF(held.queue);
+            Py_INCREF(held.stats);
+            Py_INCREF(held.transport);
+        }
+        PyObject *sent = plain ? sendPreparedTo(protocol, prepared, 1, road) : NULL;
+        if (road != NULL) {
+            Py_DECREF(held.queue);
+            Py_DECREF(held.stats);
+            Py_DECREF(held.transport);
+        }
         Py_XDECREF(protocol);
         if (!plain) {
             if (PyList_Append(others, clientId) < 0)
@@ -704,6 +984,17 @@ fail:
     return NULL;
 }
 
+PyDoc_STRVAR(remembered_doc,
+"remembered() -> int\n\n"
+"How many of sendAll's sends used a member's remembered road, reading\n"
+"nothing of it afresh; always 0 where Python gives dicts no versions.");
+
+static PyObject *
+remembered(PyObject *self, PyObject *unused)
+{
+    return PyLong_FromSsize_t(rememberedSends);
+}
+
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
     {"frame", (PyCFunction)(void (*)(void))frame, METH_FASTCALL, frame_doc},
@@ -711,6 +1002,7 @@ static PyMethodDef methods[] = {
     {"sendShort", (PyCFunction)(void (*)(void))sendShort, METH_FASTCALL, sendShort_doc},
     {"sendPrepared", (PyCFunction)(void (*)(void))sendPrepared, METH_FASTCALL, sendPrepared_doc},
     {"sendAll", (PyCFunction)(void (*)(void))sendAll, METH_FASTCALL, sendAll_doc},
+    {"remembered", remembered, METH_NOARGS, remembered_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -742,8 +1034,16 @@ PyInit__wss_frames(void)
             && (*names[i].name = PyUnicode_InternFromString(names[i].text)) == NULL)
             return NULL;
     }
+    PyObject *collections = PyImport_ImportModule("collections");
+    if (collections == NULL)
+        return NULL;
+    dequeType = (PyTypeObject *)PyObject_GetAttrString(collections, "deque");
+    Py_DECREF(collections);
+    if (dequeType == NULL)
+        return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL && PyModule_AddIntConstant(m, "API", API) < 0) {
+    if (m != NULL && (PyModule_AddIntConstant(m, "API", API) < 0
+                      || PyModule_AddIntConstant(m, "REMEMBERING", REMEMBERING) < 0)) {
         Py_DECREF(m);
         return NULL;
     }
