@@ -364,6 +364,21 @@ class PreparedTests(InMemory, TestCase):
         self.assertEqual((stats.outgoingOctetsWireLevel, stats.outgoingOctetsAppLevel),
                          (2 ** 70 + 4, 2 ** 63 + 1))
 
+    def test_aCountHeldElsewhereStaysAsItWas(self):
+        """A counter's value that anything holds stays as it was when the counter moves on."""
+        protocol, transport = self.handshake(factory(Recorder, clock=self.clock))
+        stats = protocol.trafficStats
+        stats.outgoingWebSocketMessages = int("1000")
+        stats.outgoingOctetsWireLevel = int(str(2 ** 30 - 5))
+        held = stats.outgoingWebSocketMessages
+        frames.sendPrepared(protocol, prepare(b"hi", False))
+        self.assertEqual((held, stats.outgoingWebSocketMessages), (1000, 1001))
+        del held
+        for _ in range(2):
+            frames.sendPrepared(protocol, prepare(b"hi", False))
+        self.assertEqual((stats.outgoingWebSocketMessages, stats.outgoingOctetsWireLevel),
+                         (1003, 2 ** 30 + 7))
+
     def test_readAsPythonReadsThem(self):
         """
         A member's attributes are read as Python reads them: a property of

@@ -17,6 +17,16 @@
 /* Raised with frames.py when what it expects of this module changes. */
 #define API 2
 
+/* Two things here read CPython's own structures as Python 3.11 lays them
+ * out (sendAll's memory, a dict's version; add(), an int's digit); on
+ * other versions they are left out, and the same work is done the long
+ * way. */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+#define CPYTHON_311 1
+#else
+#define CPYTHON_311 0
+#endif
+
 #define TEXT 0x81
 #define BINARY 0x82
 #define MASKED 0x80
@@ -404,6 +414,15 @@ add(PyObject *stats, int i, Py_ssize_t n)
             PyErr_SetObject(PyExc_AttributeError, counterNames[i]);
             return -1;
         }
+#if CPYTHON_311
+        /* The only reference to a one-digit int: none can see it change. */
+        PyLongObject *held = (PyLongObject *)*slot;
+        if (PyLong_CheckExact(held) && Py_REFCNT(held) == 1 && Py_SIZE(held) == 1
+            && n >= 0 && (uint64_t)held->ob_digit[0] + (uint64_t)n < PyLong_BASE) {
+            held->ob_digit[0] += (digit)n;
+            return 0;
+        }
+#endif
         if (PyLong_CheckExact(*slot)) {
             int overflow;
             long long count = PyLong_AsLongLongAndOverflow(*slot, &overflow);
@@ -711,11 +730,7 @@ plainMember(PyObject *protocol)
  * the connection's dict is found unchanged (so still holding them).
  * Elsewhere than Python 3.11 every send reads afresh.
  */
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
-#define REMEMBERING 1
-#else
-#define REMEMBERING 0
-#endif
+#define REMEMBERING CPYTHON_311
 
 typedef struct {
     PyObject *protocol, *protocolDict, *transportDict;
@@ -774,7 +789,7 @@ versions(PyObject *object, unsigned int *tag, PyObject **dict, uint64_t *version
         return 0;
     *tag = type->tp_version_tag;
     *dict = *at;
-#if REMEMBERING
+#if CPYTHON_311
     *version = ((PyDictObject *)*at)->ma_version_tag;
 #else
     *version = 0;
