@@ -432,26 +432,11 @@ class PreparedTests(InMemory, TestCase):
                 p.transport.write(b"framed:" + data.encode())
 
         def often(p, name, value):
+            """C{p.name = value}, after storing the same a thousand times from one place."""
+            code = {}
+            exec(f"def store(p, value):\n    p.{name} = value", code)
             for i in range(1000):
-                setAttribute(p, name, value if i == 999 else getattr(p, name))
-
-        def setAttribute(p, name, value):
-            if name == "state":
-                p.state = value
-            elif name == "backedUp":
-                p.backedUp = value
-            elif name == "hubFraming":
-                p.hubFraming = value
-            elif name == "_outLimit":
-                p._outLimit = value
-            elif name == "transport":
-                p.transport = value
-            elif name == "trafficStats":
-                p.trafficStats = value
-
-        def replaced(p):
-            fresh = StringTransport()
-            often(p, "transport", fresh)
+                code["store"](p, value if i == 999 else getattr(p, name))
 
         changes = {
             "unchanged": lambda p: None,
@@ -459,7 +444,7 @@ class PreparedTests(InMemory, TestCase):
             "backedUp": lambda p: often(p, "backedUp", True),
             "framing": lambda p: often(p, "hubFraming", Framing()),
             "shortLimit": lambda p: often(p, "_outLimit", 1),
-            "transport": replaced,
+            "transport": lambda p: often(p, "transport", StringTransport()),
             "counters": lambda p: often(p, "trafficStats", type(p.trafficStats)()),
             "queueing": lambda p: p.send_queue.append((b"\x81\x01q", False)),
             "raising": lambda p: setattr(p.transport, "write", lambda data: 1 / 0),
