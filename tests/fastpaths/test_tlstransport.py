@@ -1,25 +1,33 @@
 """
 The TLS transport under wss connections: the same bytes as Twisted's own,
-however the records are cut into reads, each write out at once, and TLS
-endings and errors handled by Twisted's own code.
+however the records are cut into reads, each write out at once (on a real
+socket: before the reactor turns, what the kernel leaves queued in order),
+and TLS endings and errors handled by Twisted's own code.
 """
 
 import os
+import socket
+import ssl
 
 from hypothesis import HealthCheck, given, settings, strategies as st
 from OpenSSL import SSL
 from zope.interface import implementer
+from twisted.internet import defer, reactor
 from twisted.internet.error import ConnectionLost
 from twisted.internet.interfaces import IHandshakeListener
+from twisted.internet.threads import deferToThread
 from twisted.internet.protocol import Factory, Protocol
 from twisted.trial.unittest import TestCase
 
 from tests.support.compiled import requireCompiled
+from tests.fastpaths.test_writethrough import BIG, readAll
 from tests.support.handshake import clientFrame, request, serverFrames
+from tests.support.pki import PKI
 from tests.support.tlswire import TLSWire
 from tests.test_protocol import factory
 from wss_service.apps import EchoProtocol
-from wss_service.fastpaths import openssl, tlstransport
+from wss_service.fastpaths import openssl, tlstransport, writethrough
+from wss_service.tls import KeyPair, ServerTLS
 
 # Run by two classes, one per road (see PythonRoadTests).
 EXAMPLES = settings(max_examples=40, deadline=None,
@@ -163,10 +171,86 @@ class PythonRoadTests(TLSTransportTests):
         self.assertIs(type(self.wire), tlstransport.TLSTransport)
 
 
+@implementer(IHandshakeListener)
+class Receiver(Protocol):
+    """Writes through, as the service's connections do; says when TLS is up."""
+
+    def __init__(self, handshaken):
+        self.handshaken, self.received, self.lost = handshaken, defer.Deferred(), defer.Deferred()
+
+    def connectionMade(self):
+        writethrough.install(self.transport)
+
+    def handshakeCompleted(self):
+        self.handshaken.callback(self)
+
+    def dataReceived(self, data):
+        self.received.callback(data)
+
+    def connectionLost(self, reason):
+        self.lost.callback(None)
+
+
+class RealSocketTests(TestCase):
+    """On a loopback TCP connection, with a client of Python's ssl."""
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        pki = PKI(self.mktemp())
+        tls = ServerTLS(KeyPair(pki.path("server.key"), pki.path("fullchain.pem")))
+        handshaken = defer.Deferred()
+        port = reactor.listenTCP(0, tlstransport.TLSFactory(
+            tls, False, Factory.forProtocol(lambda: Receiver(handshaken))),
+            interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        context = ssl.create_default_context(cafile=pki.path("ca.pem"))
+        context.check_hostname = False
+        raw = socket.create_connection(("127.0.0.1", port.getHost().port), timeout=30)
+        self.client = yield deferToThread(context.wrap_socket, raw)
+        self.addCleanup(self.client.close)
+        self.server = yield handshaken
+        self.tcp = self.server.transport.transport
+
+    def tearDown(self):
+        self.tcp.abortConnection()
+        return self.server.lost
+
+    def test_writeGoesOutBeforeTheReactorTurns(self):
+        self.server.transport.write(b"ok")
+        self.assertNotIn(self.tcp, reactor.getWriters())
+        self.assertEqual(self.client.recv(10), b"ok")
+
+    @defer.inlineCallbacks
+    def test_whatTheKernelLeavesWaitsInOrder(self):
+        data = bytes(range(256)) * (BIG // 256)
+        self.server.transport.write(data)
+        self.server.transport.write(b"tail")
+        self.assertIn(self.tcp, reactor.getWriters())
+        received = yield deferToThread(readAll, self.client, len(data) + 4)
+        self.assertEqual(received, data + b"tail")
+
+    @defer.inlineCallbacks
+    def test_read(self):
+        self.client.sendall(b"tom")
+        self.assertEqual((yield self.server.received), b"tom")
+
+
+class PythonRoadRealSocketTests(RealSocketTests):
+    def setUp(self):
+        self.patch(tlstransport.TLSFactory, "protocol", tlstransport.TLSTransport)
+        return super().setUp()
+
+    def test_pythonRoad(self):
+        self.assertIs(type(self.server.transport), tlstransport.TLSTransport)
+
+
 class CompiledRoadTests(TestCase):
     def test_inUseHere(self):
-        requireCompiled(tlstransport)
+        compiled = requireCompiled(tlstransport)
         self.assertIs(tlstransport.TLSFactory.protocol, tlstransport.CompiledTLSTransport)
+        methods = vars(tlstransport.CompiledTLSTransport)
+        self.assertIs(methods["write"], compiled.write)
+        self.assertIs(methods["dataReceived"], compiled.dataReceived)
 
     def test_noAddressesNoCompiledRoad(self):
         requireCompiled(tlstransport)

@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 
 /* Raised with frames.py when what it expects of this module changes. */
-#define API 2
+#define API 3
 
 /* Two things here read CPython's own structures as Python 3.11 lays them
  * out (sendAll's memory, a dict's version; add(), an int's digit); on
@@ -570,6 +570,14 @@ writeOut(PyObject *transport, PyObject *built, int fd)
     return result;
 }
 
+/* writeOut() for other compiled modules (the TLS layer's records), through
+ * the capsule WRITE_OUT: data is bytes. */
+static PyObject *
+writeTo(PyObject *transport, PyObject *data)
+{
+    return writeOut(transport, data, UNDECIDED);
+}
+
 static PyObject *
 sendBuilt(PyObject *protocol, PyObject *built, Py_ssize_t length)
 {
@@ -1056,11 +1064,14 @@ PyInit__wss_frames(void)
     Py_DECREF(collections);
     if (dequeType == NULL)
         return NULL;
+    PyObject *writeCapsule = PyCapsule_New((void *)writeTo, "_wss_frames.WRITE_OUT", NULL);
+    if (writeCapsule == NULL)
+        return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m != NULL && (PyModule_AddIntConstant(m, "API", API) < 0
-                      || PyModule_AddIntConstant(m, "REMEMBERING", REMEMBERING) < 0)) {
-        Py_DECREF(m);
-        return NULL;
-    }
+                      || PyModule_AddIntConstant(m, "REMEMBERING", REMEMBERING) < 0
+                      || PyModule_AddObjectRef(m, "WRITE_OUT", writeCapsule) < 0))
+        Py_CLEAR(m);
+    Py_DECREF(writeCapsule);
     return m;
 }

@@ -45,7 +45,7 @@ MASKED = 0x80
 CONTROL_MAX = 125
 NATIVE_FROM = 1024 if getattr(autobahnProtocol, "USES_NVX", False) else SHORT_MAX
 # What this expects of the compiled module (its API number).
-COMPILED_API = 2
+COMPILED_API = 3
 
 # The Autobahn releases the tests cover, and what the short road reads and
 # writes of a connection beyond Autobahn's public interface.

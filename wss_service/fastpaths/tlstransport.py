@@ -14,10 +14,12 @@ data and "want more" (close_notify, an alert, an error), the handshake and
 the connection's end are left to Twisted's own code.
 
 Where the optional compiled module C{_wss_tls} is built
-(C{wss_service/fastpaths/_wss_tls.c}), one call into it does a read's or a
-write's work with OpenSSL (L{CompiledTLSTransport}); otherwise, or with
-C{WSS_SERVICE_PURE_PYTHON=1}, pyOpenSSL's bindings do it from Python
-(L{TLSTransport}), with the same results.
+(C{wss_service/fastpaths/_wss_tls.c}), the per-message methods are C
+(L{CompiledTLSTransport}): a read's and a write's work with OpenSSL, and
+the records passed to the TCP transport through C{_wss_frames}' write
+where that is built; otherwise, or with C{WSS_SERVICE_PURE_PYTHON=1},
+pyOpenSSL's bindings do it from Python (L{TLSTransport}), with the same
+results.
 """
 
 from OpenSSL import SSL
@@ -29,13 +31,13 @@ from twisted.protocols.policies import ProtocolWrapper
 from twisted.protocols.tls import TLSMemoryBIOFactory, TLSMemoryBIOProtocol
 from zope.interface import implementer
 
-from wss_service.fastpaths import compiled as compiledModules, openssl
+from wss_service.fastpaths import compiled as compiledModules, frames, openssl
 from wss_service.fastpaths.openssl import ffi as _ffi, lib as _lib
 
 SIZE = 1 << 15
 # What this expects of the compiled module (its API number), and the
 # OpenSSL functions it calls, in the order its bind() takes them.
-COMPILED_API = 1
+COMPILED_API = 2
 COMPILED_CALLS = ("SSL_read", "SSL_write", "SSL_pending", "SSL_get_error", "BIO_read",
                   "BIO_write", "BIO_get_mem_data")
 # What this layer uses of Twisted's, beyond its public interface.
@@ -135,12 +137,13 @@ class TLSTransport(TLSMemoryBIOProtocol):
 
 class CompiledTLSTransport(TLSTransport):
     """
-    L{TLSTransport}, with a read's and a write's OpenSSL work in C{_wss_tls}.
+    L{TLSTransport}, with C{write} and C{dataReceived} in C{_wss_tls}.
 
     An attribute read on a C{ProtocolWrapper} misses CPython's fast path
     (its C{__getattr__} forwards what the class lacks to the TCP
     transport), so the per-message methods read the connection's state
     from its C{__dict__}, where L{makeConnection} puts every name they use.
+    Anything but the common case they hand to L{TLSTransport}'s road.
     """
 
     def makeConnection(self, transport):
@@ -149,47 +152,6 @@ class CompiledTLSTransport(TLSTransport):
                           _ending=False, _producer=None, disconnecting=False,
                           _openssl=(None, None))
         super().makeConnection(transport)
-
-    def dataReceived(self, data):
-        state = vars(self)
-        if not state["_handshakeDone"] or state["_appSendBuffer"] or state["_ending"] or (
-                state["_lostTLSConnection"]):
-            return super().dataReceived(data)
-        into, addresses = state["_openssl"]
-        if into is not state["_tlsConnection"]._into_ssl:
-            addresses = _addresses(state)
-        done = compiled.read(*addresses, data)
-        if done is None:
-            # The BIO refused the bytes: Twisted's road offers them again
-            # and raises what pyOpenSSL raises.
-            return super().dataReceived(data)
-        plaintext, records, clean = done
-        if records:
-            state["transport"].write(records)
-        if plaintext and not state["_aborted"]:
-            state["wrappedProtocol"].dataReceived(plaintext)
-        if not clean:
-            # Twisted's own road asks OpenSSL again, and hears the same.
-            TLSMemoryBIOProtocol._flushReceiveBIO(self)
-
-    def write(self, data):
-        # Twisted's write and _write in one; Twisted's own calls of
-        # _write (writes that waited for the handshake) take the Python road.
-        state = vars(self)
-        if state["disconnecting"] and state["_producer"] is None:
-            return
-        if state["_appSendBuffer"] or state["_lostTLSConnection"] or type(data) is not bytes:
-            return self._write(data)
-        into, addresses = state["_openssl"]
-        if into is not state["_tlsConnection"]._into_ssl:
-            addresses = _addresses(state)
-        taken, records = compiled.write(addresses[0], addresses[2], data)
-        if records:
-            state["transport"].write(records)
-        if taken < len(data):
-            # What OpenSSL did not take, Twisted's road offers again, as
-            # OpenSSL asks, and handles what it answers.
-            TLSMemoryBIOProtocol._write(self, data[taken:] if taken > 0 else data)
 
 
 def _addresses(state):
@@ -211,13 +173,22 @@ def _compiled():
     if module is None or _lib is None:
         return None, why or "pyOpenSSL has no OpenSSL._util bindings"
     try:
-        module.bind(*openssl.functionAddresses(COMPILED_CALLS), WANT_READ)
+        module.bind(*openssl.functionAddresses(COMPILED_CALLS), WANT_READ,
+                    # What its methods hand on: to the Python road, Twisted's,
+                    # and the TCP transport's write (through where compiled).
+                    _addresses, TLSMemoryBIOProtocol.write, TLSMemoryBIOProtocol._write,
+                    TLSTransport.dataReceived, TLSMemoryBIOProtocol._flushReceiveBIO,
+                    frames.compiled.WRITE_OUT if frames.compiled else None)
     except (AttributeError, TypeError, ValueError, _ffi.error) as e:
         return None, f"pyOpenSSL's bindings give no OpenSSL function addresses ({e})"
     return module, None
 
 
 compiled, notCompiled = _compiled()
+if compiled:
+    # Its per-message methods, C functions that bind as methods do.
+    CompiledTLSTransport.write = compiled.write
+    CompiledTLSTransport.dataReceived = compiled.dataReceived
 
 
 class TLSFactory(TLSMemoryBIOFactory):
