@@ -4,16 +4,18 @@ while nothing waits is on the socket before the reactor turns, and
 everything else comes out as with Twisted's own queued writes (the same
 tests run on both, and on the compiled send, which writes through in C):
 order, producers, close after the last byte, half-close, a lost peer
-noticed.
+noticed. And the same transport's reads (compiled where built), as
+Twisted's: the bytes in order, the end of the stream, a reset.
 """
 
 import os
 import select
 import socket
+import struct
 from collections import deque
 
 from autobahn.websocket.protocol import TrafficStats
-from twisted.internet import defer, reactor, tcp
+from twisted.internet import defer, error, main, reactor, tcp
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.interfaces import IPushProducer
 from twisted.internet.testing import StringTransport
@@ -288,6 +290,85 @@ class CompiledSendAllTests(CompiledSendAll, WriteThroughTests):
 
 class CompiledSendAllOnTwistedsOwnTests(CompiledSendAll, TwistedsOwnWritesTests):
     """The compiled C{sendAll} on Twisted's own transport: its own write serves."""
+
+
+class Reader(Server):
+    """Keeps what it reads; C{wanted} fires once C{size} bytes came."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.chunks, self.size, self.wanted = [], 0, defer.Deferred()
+
+    def dataReceived(self, data):
+        self.chunks.append(data)
+        if sum(map(len, self.chunks)) >= self.size and not self.wanted.called:
+            self.wanted.callback(b"".join(self.chunks))
+
+
+class ReadTests(TestCase):
+    writeThrough = True
+
+    @defer.inlineCallbacks
+    def setUp(self):
+        made, self.lost = defer.Deferred(), defer.Deferred()
+        port = reactor.listenTCP(
+            0, Factory.forProtocol(lambda: Reader(made, self.lost, self.writeThrough)),
+            interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        self.client = socket.create_connection(("127.0.0.1", port.getHost().port), timeout=30)
+        self.addCleanup(self.client.close)
+        self.server = yield made
+        self.transport = self.server.transport
+
+    @defer.inlineCallbacks
+    def tearDown(self):
+        if not self.lost.called:
+            self.transport.abortConnection()
+        yield self.lost
+
+    def test_transport(self):
+        self.assertIs(type(self.transport), WriteThroughServer)
+        if frames.compiled:
+            self.assertIs(vars(WriteThroughServer)["doRead"], frames.compiled.doRead)
+
+    @defer.inlineCallbacks
+    def test_bytesInOrder(self):
+        data = os.urandom(300_000)
+        self.server.size = len(data)
+        self.client.sendall(data)
+        self.assertEqual((yield self.server.wanted), data)
+        self.assertLessEqual(max(map(len, self.server.chunks)), self.transport.bufferSize)
+
+    def test_nothingToRead(self):
+        self.assertIsNone(self.transport.doRead())
+        self.assertEqual(self.server.chunks, [])
+        self.assertTrue(self.transport.connected)
+
+    @defer.inlineCallbacks
+    def test_endOfStream(self):
+        self.server.size = 3
+        self.client.sendall(b"tom")
+        self.client.shutdown(socket.SHUT_WR)
+        reason = yield self.lost
+        self.assertIsInstance(reason, error.ConnectionDone)
+        self.assertEqual(b"".join(self.server.chunks), b"tom")
+
+    def test_reset(self):
+        # On, with no time to linger: close sends a reset.
+        self.client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.client.close()
+        readable, _, _ = select.select([self.transport.socket], [], [], 30)
+        self.assertTrue(readable, "the reset arrived")
+        self.assertIs(self.transport.doRead(), main.CONNECTION_LOST)
+
+
+class TwistedsOwnReadTests(ReadTests):
+    """The same, on Twisted's own transport: the reference."""
+
+    writeThrough = False
+
+    def test_transport(self):
+        self.assertIs(type(self.transport), tcp.Server)
 
 
 class InstallTests(TestCase):

@@ -13,9 +13,10 @@
 #include <string.h>
 #include <limits.h>
 #include <sys/socket.h>
+#include <errno.h>
 
 /* Raised with frames.py when what it expects of this module changes. */
-#define API 3
+#define API 4
 
 /* Two things here read CPython's own structures as Python 3.11 lays them
  * out (sendAll's memory, a dict's version; add(), an int's digit); on
@@ -236,8 +237,10 @@ frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 
 /* Set by configure(): Autobahn's open state, frames.py's Counters class and
  * where in its objects the outgoing counters are, the transport class whose
- * writes go through, and Twisted's tcp.Server.write it queues with. */
-static PyObject *openState, *shortRoadType, *countersType, *throughType, *queueWrite;
+ * writes go through, Twisted's tcp.Server.write it queues with, and what
+ * Twisted's doRead returns at the end of a stream and on an error. */
+static PyObject *openState, *shortRoadType, *countersType, *throughType, *queueWrite,
+    *connectionDone, *connectionLost;
 /* Forgets what sendAll remembers (below), read with the old ones. */
 static void forgetAll(void);
 #define COUNTERS 5
@@ -246,20 +249,23 @@ enum { MESSAGES, FRAMES, APP_OCTETS, WEBSOCKET_OCTETS, WIRE_OCTETS };
 static PyObject *counterNames[COUNTERS];
 
 PyDoc_STRVAR(configure_doc,
-"configure(OPEN, ShortRoad, Counters, WriteThroughServer, tcpWrite)\n\n"
+"configure(OPEN, ShortRoad, Counters, WriteThroughServer, tcpWrite,\n"
+"          CONNECTION_DONE, CONNECTION_LOST)\n\n"
 "What the sends compare, count in and call: Autobahn's open state, the\n"
 "class sendAll sends to, the traffic counters' class that keeps the\n"
 "outgoing ones in slots, the transport class that sends at once, and the\n"
-"write that queues. The attributes read of a WriteThroughServer must be\n"
-"plain values (no data descriptors): its instance's dict and class are\n"
-"read directly.");
+"write that queues; and what doRead returns at the end of a stream and on\n"
+"an error. The attributes read of a WriteThroughServer must be plain\n"
+"values (no data descriptors): its instance's dict and class are read\n"
+"directly.");
 
 static PyObject *
 configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 5 || !PyType_Check(args[1]) || !PyType_Check(args[2]) || !PyType_Check(args[3])) {
+    if (nargs != 7 || !PyType_Check(args[1]) || !PyType_Check(args[2]) || !PyType_Check(args[3])) {
         PyErr_SetString(PyExc_TypeError,
-                        "configure(OPEN, ShortRoad, Counters, WriteThroughServer, tcpWrite)");
+                        "configure(OPEN, ShortRoad, Counters, WriteThroughServer, tcpWrite, "
+                        "CONNECTION_DONE, CONNECTION_LOST)");
         return NULL;
     }
     Py_ssize_t at[COUNTERS];
@@ -281,6 +287,8 @@ configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_XSETREF(countersType, Py_NewRef(args[2]));
     Py_XSETREF(throughType, Py_NewRef(args[3]));
     Py_XSETREF(queueWrite, Py_NewRef(args[4]));
+    Py_XSETREF(connectionDone, Py_NewRef(args[5]));
+    Py_XSETREF(connectionLost, Py_NewRef(args[6]));
     forgetAll();
     Py_RETURN_NONE;
 }
@@ -288,7 +296,8 @@ configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 /* The attribute names read, interned once. */
 static PyObject *sBackedUp, *sHubFraming, *sTransport, *sTrafficStats, *sState, *sSendQueue,
     *sOutLimit, *sSendPrepared, *sWrite, *sTLS, *sTempDataLen, *sDataBuffer, *sOffset, *sConnected,
-    *sDisconnecting, *sWriteDisconnecting, *sWriteDisconnected, *sFileno;
+    *sDisconnecting, *sWriteDisconnecting, *sWriteDisconnected, *sFileno, *sBufferSize,
+    *sProtocol, *sDataReceived;
 
 /* object.name, from the instance's dict or else its class's, for objects
  * of the classes configure() vouches have no data descriptors of these
@@ -568,6 +577,67 @@ writeOut(PyObject *transport, PyObject *built, int fd)
     PyObject *result = PyObject_CallFunctionObjArgs(queueWrite, transport, rest, NULL);
     Py_DECREF(rest);
     return result;
+}
+
+PyDoc_STRVAR(doRead_doc,
+"doRead(self)\n\n"
+"WriteThroughServer's: Twisted's tcp.Connection.doRead and _dataReceived in\n"
+"one. Up to bufferSize bytes from the socket to the protocol's\n"
+"dataReceived, then None; None if there is nothing to read,\n"
+"CONNECTION_DONE at the end of the stream, CONNECTION_LOST on an error.");
+
+static PyObject *
+doRead(PyObject *unused, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 1) {
+        PyErr_SetString(PyExc_TypeError, "doRead(self)");
+        return NULL;
+    }
+    if (connectionDone == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "configure() was not called");
+        return NULL;
+    }
+    PyObject *self = args[0], *limit = field(self, sBufferSize, NULL);
+    Py_ssize_t size = limit == NULL ? -1 : PyLong_AsSsize_t(limit);
+    Py_XDECREF(limit);
+    int fd = size < 0 ? -1 : descriptor(self, NULL);
+    if (fd < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "bufferSize is negative");
+        return NULL;
+    }
+    PyObject *data = PyBytes_FromStringAndSize(NULL, size);
+    if (data == NULL)
+        return NULL;
+    ssize_t got;
+    /* As Python's socket.recv: retried on EINTR unless a signal handler raises. */
+    while ((got = recv(fd, PyBytes_AS_STRING(data), (size_t)size, 0)) < 0 && errno == EINTR) {
+        if (PyErr_CheckSignals() < 0) {
+            Py_DECREF(data);
+            return NULL;
+        }
+    }
+    if (got <= 0) {
+        int error = errno;
+        Py_DECREF(data);
+        if (got == 0)
+            return Py_NewRef(connectionDone);
+        return error == EWOULDBLOCK || error == EAGAIN ? Py_NewRef(Py_None)
+                                                       : Py_NewRef(connectionLost);
+    }
+    if (got < size && _PyBytes_Resize(&data, got) < 0)
+        return NULL;
+    PyObject *protocol = field(self, sProtocol, NULL), *result = NULL;
+    if (protocol != NULL) {
+        result = PyObject_CallMethodOneArg(protocol, sDataReceived, data);
+        Py_DECREF(protocol);
+    }
+    Py_DECREF(data);
+    if (result == NULL)
+        return NULL;
+    /* As Twisted's _dataReceived: what dataReceived returns is not used. */
+    Py_DECREF(result);
+    Py_RETURN_NONE;
 }
 
 /* writeOut() for other compiled modules (the TLS layer's records), through
@@ -1029,6 +1099,10 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyMethodDef doReadMethod = {
+    "doRead", (PyCFunction)(void (*)(void))doRead, METH_FASTCALL, doRead_doc,
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_wss_frames",
     "The short road's per-message work, compiled (see wss_service.fastpaths.frames).",
@@ -1046,6 +1120,8 @@ PyInit__wss_frames(void)
         {&sDataBuffer, "dataBuffer"}, {&sOffset, "offset"}, {&sConnected, "connected"},
         {&sDisconnecting, "disconnecting"}, {&sWriteDisconnecting, "_writeDisconnecting"},
         {&sWriteDisconnected, "_writeDisconnected"}, {&sFileno, "fileno"},
+        {&sBufferSize, "bufferSize"}, {&sProtocol, "protocol"},
+        {&sDataReceived, "dataReceived"},
         {&counterNames[MESSAGES], "outgoingWebSocketMessages"},
         {&counterNames[FRAMES], "outgoingWebSocketFrames"},
         {&counterNames[APP_OCTETS], "outgoingOctetsAppLevel"},
@@ -1068,10 +1144,16 @@ PyInit__wss_frames(void)
     if (writeCapsule == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module);
-    if (m != NULL && (PyModule_AddIntConstant(m, "API", API) < 0
-                      || PyModule_AddIntConstant(m, "REMEMBERING", REMEMBERING) < 0
-                      || PyModule_AddObjectRef(m, "WRITE_OUT", writeCapsule) < 0))
+    /* WriteThroughServer's doRead: a module attribute that binds as a method. */
+    PyObject *function = m == NULL ? NULL : PyCFunction_NewEx(&doReadMethod, NULL, NULL);
+    PyObject *method = function == NULL ? NULL : PyInstanceMethod_New(function);
+    if (method == NULL || PyModule_AddIntConstant(m, "API", API) < 0
+        || PyModule_AddIntConstant(m, "REMEMBERING", REMEMBERING) < 0
+        || PyModule_AddObjectRef(m, "WRITE_OUT", writeCapsule) < 0
+        || PyModule_AddObjectRef(m, "doRead", method) < 0)
         Py_CLEAR(m);
+    Py_XDECREF(function);
+    Py_XDECREF(method);
     Py_DECREF(writeCapsule);
     return m;
 }

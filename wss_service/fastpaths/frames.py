@@ -26,7 +26,7 @@ from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket import protocol as autobahnProtocol
 from autobahn.websocket.protocol import FrameHeader, TrafficStats, WebSocketProtocol
 
-from twisted.internet import tcp
+from twisted.internet import main, tcp
 
 from wss_service.fastpaths import compiled as compiledModules
 from wss_service.fastpaths.compiled import described
@@ -45,7 +45,7 @@ MASKED = 0x80
 CONTROL_MAX = 125
 NATIVE_FROM = 1024 if getattr(autobahnProtocol, "USES_NVX", False) else SHORT_MAX
 # What this expects of the compiled module (its API number).
-COMPILED_API = 3
+COMPILED_API = 4
 
 # The Autobahn releases the tests cover, and what the short road reads and
 # writes of a connection beyond Autobahn's public interface.
@@ -357,7 +357,11 @@ sendShort = compiled.sendShort if compiled else pythonSendShort
 # frames where compiled.
 sendPrepared = compiled.sendPrepared if compiled else ShortRoad.sendPrepared
 if compiled:
-    compiled.configure(OPEN, ShortRoad, Counters, WriteThroughServer, tcp.Server.write)
+    compiled.configure(OPEN, ShortRoad, Counters, WriteThroughServer, tcp.Server.write,
+                       main.CONNECTION_DONE, main.CONNECTION_LOST)
+    # The reads of the transport whose writes go through are C too: no
+    # Python frame between the event loop and the protocol's dataReceived.
+    WriteThroughServer.doRead = compiled.doRead
 
 
 def pythonSendAll(clients, clientIds, prepared):

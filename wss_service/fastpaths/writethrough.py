@@ -11,7 +11,9 @@ limit's pause), C{loseConnection} and half-close behave as they do
 without it. Under TLS it is the encrypted bytes that go through.
 
 Applied per connection, by giving its TCP transport (exactly Twisted's
-C{tcp.Server}, found under any wrappers) this subclass.
+C{tcp.Server}, found under any wrappers) this subclass. Where the compiled
+short road is built, the subclass's reads are C too (C{doRead}, set by
+frames.py): Twisted's C{doRead} and C{_dataReceived} in one call.
 """
 
 from errno import EAGAIN, EINTR, ENOBUFS, EWOULDBLOCK
@@ -22,7 +24,8 @@ from wss_service.fastpaths.compiled import described
 
 # What this reads of Twisted's transport beyond its public interface.
 TWISTED = ("TLS", "_tempDataLen", "dataBuffer", "offset", "connected", "disconnecting",
-           "_writeDisconnecting", "_writeDisconnected", "socket", "fileno")
+           "_writeDisconnecting", "_writeDisconnected", "socket", "fileno", "bufferSize",
+           "protocol")
 # An error that means "not now", not "connection lost".
 _LATER = frozenset((EAGAIN, EWOULDBLOCK, ENOBUFS, EINTR))
 
@@ -31,6 +34,8 @@ def missing():
     """Why writes cannot go through here, or L{None} if they can."""
     if tcp.Server.write is not _newtls.ConnectionMixin.write:
         return "Twisted's tcp.Server writes in a way this does not know"
+    if tcp.Server.doRead is not tcp.Connection.doRead:
+        return "Twisted's tcp.Server reads in a way this does not know"
     absent = [name for name in TWISTED
               if not hasattr(tcp.Server, name) and name not in _setOnEachConnection()]
     if absent:
