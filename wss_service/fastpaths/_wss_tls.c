@@ -98,13 +98,10 @@ bind(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* The addresses args hold (ints), into out: 0, or -1 with an exception. */
 static int
 pointers(PyObject *const *args, Py_ssize_t n, void **out)
 {
-    if (!bound) {
-        PyErr_SetString(PyExc_RuntimeError, "bind() was not called");
-        return -1;
-    }
     for (Py_ssize_t i = 0; i < n; i++) {
         out[i] = PyLong_AsVoidPtr(args[i]);
         if (out[i] == NULL) {
