@@ -72,14 +72,17 @@ def readAll(client, size):
     return b"".join(chunks)
 
 
-class WriteThroughTests(TestCase):
+class Loopback(TestCase):
+    """A loopback TCP connection: C{self.server} (a C{serverClass}) and C{self.client}."""
+
     writeThrough = True
+    serverClass = Server
 
     @defer.inlineCallbacks
     def setUp(self):
         made, self.lost = defer.Deferred(), defer.Deferred()
         port = reactor.listenTCP(
-            0, Factory.forProtocol(lambda: Server(made, self.lost, self.writeThrough)),
+            0, Factory.forProtocol(lambda: self.serverClass(made, self.lost, self.writeThrough)),
             interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         self.client = socket.create_connection(("127.0.0.1", port.getHost().port), timeout=30)
@@ -87,14 +90,16 @@ class WriteThroughTests(TestCase):
         self.server = yield made
         self.transport = self.server.transport
 
-    def write(self, data):
-        self.transport.write(data)
-
     @defer.inlineCallbacks
     def tearDown(self):
         if not self.lost.called:
             self.transport.abortConnection()
         yield self.lost
+
+
+class WriteThroughTests(Loopback):
+    def write(self, data):
+        self.transport.write(data)
 
     def test_sentBeforeTheReactorTurns(self):
         self.write(b"now")
@@ -305,26 +310,8 @@ class Reader(Server):
             self.wanted.callback(b"".join(self.chunks))
 
 
-class ReadTests(TestCase):
-    writeThrough = True
-
-    @defer.inlineCallbacks
-    def setUp(self):
-        made, self.lost = defer.Deferred(), defer.Deferred()
-        port = reactor.listenTCP(
-            0, Factory.forProtocol(lambda: Reader(made, self.lost, self.writeThrough)),
-            interface="127.0.0.1")
-        self.addCleanup(port.stopListening)
-        self.client = socket.create_connection(("127.0.0.1", port.getHost().port), timeout=30)
-        self.addCleanup(self.client.close)
-        self.server = yield made
-        self.transport = self.server.transport
-
-    @defer.inlineCallbacks
-    def tearDown(self):
-        if not self.lost.called:
-            self.transport.abortConnection()
-        yield self.lost
+class ReadTests(Loopback):
+    serverClass = Reader
 
     def test_transport(self):
         self.assertIs(type(self.transport), WriteThroughServer)
