@@ -261,6 +261,14 @@ class CompiledSendAllTests(CompiledSendAll, WriteThroughTests):
         self.assertEqual(self.compiled.remembered() - remembered,
                          2 if self.compiled.REMEMBERING else 0)
 
+    def test_rememberedAfterTheClassesChanged(self):
+        # A change to a class or a base (as a test's patch and its undoing)
+        # leaves them without a version tag until a lookup gives one.
+        for cls in (tcp.Connection, ShortRoad):
+            cls.probe = None
+            del cls.probe
+        self.test_remembered()
+
     @defer.inlineCallbacks
     def test_aLostConnectionsDescriptorIsNotWrittenAgain(self):
         self.write(b"one")

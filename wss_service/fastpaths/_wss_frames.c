@@ -863,6 +863,10 @@ versions(PyObject *object, unsigned int *tag, PyObject **dict, uint64_t *version
 {
     PyTypeObject *type = Py_TYPE(object);
     PyObject **at = _PyObject_GetDictPtr(object);
+    /* A class changed (or one of its bases) has no version tag until a
+     * lookup through CPython's type cache gives it a new one. */
+    if (!(type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG))
+        (void)_PyType_Lookup(type, sWrite);
     if (!(type->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) || at == NULL || *at == NULL)
         return 0;
     *tag = type->tp_version_tag;
