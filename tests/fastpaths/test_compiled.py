@@ -1,7 +1,8 @@
 """
 Loading the optional compiled modules. The compiled short road
 (C{_wss_frames}) gives the Python road's results
-for any bytes: the same frames, payloads and verdicts, the same frames built.
+for any bytes: the same messages delivered, bytes left and counts, the same
+frames built.
 The tests of the short road against Autobahn run on both roads (see
 L{PythonRoadTests}).
 """
@@ -15,11 +16,15 @@ from twisted.trial.unittest import TestCase
 
 from tests.fastpaths import test_frames
 from tests.support.compiled import requireCompiled
+from tests.support.handshake import InMemory
+from tests.test_protocol import factory
 from tests.fastpaths.test_frames import frame as anyFrame, keys, odd, payloads, whole
 from wss_service.fastpaths import compiled as compiledModules, frames
 from wss_service.fastpaths.compiled import PURE
 
 EXAMPLES = settings(max_examples=2000, deadline=None)
+# Each example opens six connections.
+TAKE_EXAMPLES = settings(max_examples=400, deadline=None)
 LIMITS = st.sampled_from([0, 1, 50, 125, 126, 300, 0xFFFF])
 # Text around the UTF-8 edges: overlong forms, surrogates, beyond U+10FFFF, cut sequences.
 EDGES = [b"\xc0\x80", b"\xc1\xbf", b"\xc2\x80", b"\xdf\xbf", b"\xe0\x9f\xbf", b"\xe0\xa0\x80",
@@ -32,23 +37,39 @@ texts = st.builds(anyFrame, st.just(0x81), utf8ish, keys)
 streams = st.lists(st.one_of(whole, texts, texts, odd), min_size=1, max_size=10).map(b"".join)
 
 
-class CompiledTests(TestCase):
+class CompiledTests(InMemory, TestCase):
     def setUp(self):
+        super().setUp()
         self.compiled = requireCompiled(frames)
 
-    @EXAMPLES
+    def took(self, take, data, limit=0xFFFF, validate=True):
+        """
+        What C{take} (a C{_takeShortFrames}) makes of C{data} in a fresh
+        connection's buffer: its answer, the buffer left, the messages
+        delivered and answered, the state and the counters.
+        """
+        protocol, transport = self.handshake(factory(test_frames.Recorder, clock=self.clock))
+        transport.clear()
+        protocol._inLimit, protocol.utf8validateIncoming = limit, validate
+        protocol.data = data
+        answer = take(protocol)
+        stats = protocol.trafficStats
+        return (answer, protocol.data, protocol.received, transport.value(), protocol.state,
+                [getattr(stats, name) for name in frames.TRAFFIC])
+
+    @TAKE_EXAMPLES
     @given(streams, st.integers(min_value=0, max_value=200), LIMITS, st.booleans())
-    def test_scanAsPython(self, data, cut, limit, validate):
+    def test_takeAsPython(self, data, cut, limit, validate):
         for chunk in (data, data[:cut], data[cut:]):
-            self.assertEqual(self.compiled.scan(chunk, limit, validate),
-                             frames.pythonScan(chunk, limit, validate))
+            self.assertEqual(self.took(self.compiled._takeShortFrames, chunk, limit, validate),
+                             self.took(frames.pythonTakeShortFrames, chunk, limit, validate))
 
     @EXAMPLES
     @given(utf8ish)
     def test_utf8AsPython(self, text):
         data = anyFrame(0x81, text, b"\x01\x02\x03\x04")
-        found, _ = self.compiled.scan(data, 0xFFFF, True)
-        self.assertEqual(bool(found), frames._isUtf8(text), text)
+        delivered = self.took(self.compiled._takeShortFrames, data)[2]
+        self.assertEqual(bool(delivered), frames._isUtf8(text), text)
 
     @given(payloads, st.booleans())
     def test_frameAsPython(self, payload, isBinary):
@@ -59,15 +80,16 @@ class CompiledTests(TestCase):
         key = b"\x9a\x01\xff\x10"
         for size in (125, 126, 127, 4095, 65535):
             payload = bytes(range(256)) * (size // 256) + b"y" * (size % 256)
-            data = anyFrame(0x82, payload, key)
-            self.assertEqual(self.compiled.scan(data, 0xFFFF, True),
-                             ([(len(data), payload, True)], True))
+            answer, left, received = self.took(
+                self.compiled._takeShortFrames, anyFrame(0x82, payload, key))[:3]
+            self.assertEqual((answer, left, received), (True, b"", [(payload, True)]))
             self.assertEqual(self.compiled.frame(payload, False),
                              frames.pythonFrame(payload, False))
         self.assertRaises(ValueError, self.compiled.frame, b"z" * 65536, True)
 
     def test_inUseHere(self):
-        self.assertIs(frames.scan, self.compiled.scan)
+        self.assertIs(vars(frames.ShortRoad)["dataReceived"], self.compiled.dataReceived)
+        self.assertIs(vars(frames.ShortRoad)["_takeShortFrames"], self.compiled._takeShortFrames)
         self.assertIs(frames.frame, self.compiled.frame)
         self.assertIs(frames.sendShort, self.compiled.sendShort)
         self.assertIs(frames.sendPrepared, self.compiled.sendPrepared)
@@ -77,7 +99,12 @@ class CompiledTests(TestCase):
 class PythonRoad:
     def setUp(self):
         super().setUp()
-        self.patch(frames, "scan", frames.pythonScan)
+        # Put back as the class held them: C methods read through the class
+        # are plain functions, which would no longer bind.
+        for name, method in (("dataReceived", frames.pythonDataReceived),
+                             ("_takeShortFrames", frames.pythonTakeShortFrames)):
+            self.addCleanup(setattr, frames.ShortRoad, name, vars(frames.ShortRoad)[name])
+            setattr(frames.ShortRoad, name, method)
         self.patch(frames, "frame", frames.pythonFrame)
         self.patch(frames, "sendShort", frames.pythonSendShort)
         self.patch(frames, "sendPrepared", frames.ShortRoad.sendPrepared)

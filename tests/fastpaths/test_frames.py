@@ -11,7 +11,7 @@ from twisted.internet.testing import StringTransport
 from hypothesis import HealthCheck, given, settings, strategies as st
 from twisted.trial.unittest import TestCase
 
-from tests.support.handshake import InMemory, serverFrames
+from tests.support.handshake import InMemory, closeCode, serverFrames
 from tests.test_protocol import factory
 from wss_service.apps import EchoProtocol
 from wss_service.factory import ServiceFactory, Settings
@@ -138,6 +138,48 @@ class ShortRoadTests(InMemory, TestCase):
         self.exchange(Listened, [frame(0x81, b"tom", b"abcd")])
         self.assertEqual(heard, [b"tom"])
 
+    def test_listeningFromOnMessage(self):
+        """An app that begins listening in onMessage hears the next message of the same read."""
+        class StartsListening(Recorder):
+            def onMessage(self, payload, isBinary):
+                super().onMessage(payload, isBinary)
+                if payload == b"listen":
+                    self.on("message", lambda payload, is_binary: self.heard.append(payload))
+
+        class StartsListeningOnAutobahnRoad(StartsListening, AutobahnRoad):
+            pass
+
+        data = frame(0x81, b"listen", b"abcd") + frame(0x81, b"jerry", b"abcd")
+        outcomes = []
+        for app in (StartsListening, StartsListeningOnAutobahnRoad):
+            app.heard = []
+            outcomes.append((self.exchange(app, [data]), app.heard))
+        self.assertEqual(outcomes[0], outcomes[1])
+        self.assertIn(b"jerry", outcomes[0][1])
+
+    def test_appClosingLeavesTheRestToAutobahn(self):
+        """What follows a message the app closed on is read at once: here the client's close."""
+        class Closing(Recorder):
+            def onMessage(self, payload, isBinary):
+                super().onMessage(payload, isBinary)
+                self.sendClose(1000)
+
+        class ClosingOnAutobahnRoad(Closing, AutobahnRoad):
+            pass
+
+        data = frame(0x81, b"bye", b"abcd") + frame(0x88, struct.pack("!H", 1000), b"abcd")
+        outcomes = [self.exchange(app, [data]) for app in (Closing, ClosingOnAutobahnRoad)]
+        self.assertEqual(outcomes[0], outcomes[1])
+        self.assertTrue(outcomes[0][2], "the closing handshake ended")
+
+    def test_messageInsideAFragmentedOne(self):
+        """A new message before the last one's final fragment fails the connection."""
+        chunks = [frame(0x01, b"to", b"abcd"), frame(0x81, b"m", b"abcd")]
+        short = self.exchange(Recorder, chunks)
+        self.assertEqual(short, self.exchange(AutobahnRoad, chunks))
+        self.assertEqual((short[0], short[3]), ([], WebSocketProtocol.STATE_CLOSING))
+        self.assertEqual(closeCode(short[1]), 1002)
+
     def test_compressionTakesAutobahnRoad(self):
         protocol, transport = self.handshake(
             factory(Recorder, clock=self.clock, compression=True),
@@ -181,6 +223,7 @@ class KeepaliveTests(InMemory, TestCase):
         "pong": lambda ping: frame(0x8A, ping, KeepaliveTests.KEY),
         "pong, then a message": lambda ping: (frame(0x8A, ping, KeepaliveTests.KEY)
                                               + frame(0x81, b"tom", KeepaliveTests.KEY)),
+        "a message": lambda ping: frame(0x81, b"tom", KeepaliveTests.KEY),
         "a message, then pong": lambda ping: (frame(0x82, b"tom", KeepaliveTests.KEY)
                                               + frame(0x8A, ping, KeepaliveTests.KEY)),
         "a stray pong": lambda ping: frame(0x8A, b"stray", KeepaliveTests.KEY),
@@ -196,9 +239,10 @@ class KeepaliveTests(InMemory, TestCase):
                                                     KeepaliveTests.KEY)),
     }
 
-    def keepalive(self, road, answer, point):
+    def keepalive(self, road, answer, point, restartOnAnyTraffic=True):
         """The ping, the answer cut at C{point}, then the rest of the timeout and a ping more."""
         protocol, transport = self.handshake(road(self.clock))
+        protocol.autoPingRestartOnAnyTraffic = restartOnAnyTraffic
         transport.clear()
         self.clock.advance(20)
         (opcode, ping), = serverFrames(transport.value())
@@ -226,6 +270,17 @@ class KeepaliveTests(InMemory, TestCase):
                 outcomes = [self.keepalive(road, answer, point) for road in self.ROADS]
                 self.assertEqual(outcomes[0], outcomes[1], (name, point))
                 self.assertEqual(outcomes[0], outcomes[2], (name, point))
+
+    def test_anyTrafficRestartsOnlyWhereSet(self):
+        """A message stops the pong's timeout only with autoPingRestartOnAnyTraffic."""
+        answer = self.ANSWERS["a message"]
+        byRestart = []
+        for restart in (True, False):
+            outcomes = [self.keepalive(road, answer, 100, restart) for road in self.ROADS]
+            self.assertEqual(outcomes[0], outcomes[1], restart)
+            self.assertEqual(outcomes[0], outcomes[2], restart)
+            byRestart.append(outcomes[0][-1][2])
+        self.assertEqual(byRestart, [False, True], "disconnected by the timeout")
 
     def test_pongsTakeTheShortRoad(self):
         protocol, transport = self.handshake(self.ROADS[0](self.clock))

@@ -1,8 +1,10 @@
 /*
- * The short road's per-message work, compiled: finding whole short frames,
- * unmasking them, checking their UTF-8, building outgoing frames, and
- * sending a built frame (as frames.py's pythonSendShort and sendPrepared
- * do, with writethrough.py's write where the connection has it).
+ * The short road's per-message work, compiled: reading (the transport's
+ * doRead, ShortRoad's dataReceived and _takeShortFrames: finding whole
+ * short frames, unmasking them, checking their UTF-8, counting them and
+ * calling the app's onMessage), building outgoing frames, and sending a
+ * built frame (as frames.py's pythonSendShort and sendPrepared do, with
+ * writethrough.py's write where the connection has it).
  * Optional: where it is not built, wss_service/fastpaths/frames.py does the
  * same in Python, and the tests hold the two to the same results.
  */
@@ -16,7 +18,7 @@
 #include <errno.h>
 
 /* Raised with frames.py when what it expects of this module changes. */
-#define API 4
+#define API 5
 
 /* Two things here read CPython's own structures as Python 3.11 lays them
  * out (sendAll's memory, a dict's version; add(), an int's digit); on
@@ -105,95 +107,63 @@ unmasked(const unsigned char *key, const unsigned char *masked, Py_ssize_t n)
     return out;
 }
 
-PyDoc_STRVAR(scan_doc,
-"scan(data, limit, validate) -> (frames, waiting)\n\n"
-"The whole short frames at the head of data, as frames.py's\n"
-"ShortRoad._takeShortFrames finds them: a list of (end, payload, isBinary),\n"
-"end being where the frame ends in data, and whether Autobahn has nothing to\n"
-"do with what follows them until more data comes.");
-
-static PyObject *
-scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+/* The next whole short frame at *position in data (size bytes): 1 with
+ * its unmasked payload in *payload, *binary set and *position moved past
+ * it; 0 where the run of short frames ends there, *waiting telling
+ * whether Autobahn has nothing to do with what follows until more data
+ * comes (text that is not UTF-8, when validate, ends the run); -1 with an
+ * exception. */
+static int
+nextFrame(const unsigned char *data, Py_ssize_t size, Py_ssize_t *position, Py_ssize_t limit,
+          int validate, PyObject **payload, int *binary, int *waiting)
 {
-    Py_buffer view;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "scan(data, limit, validate)");
-        return NULL;
+    Py_ssize_t at = *position;
+    *waiting = 1;
+    if (size - at < 2)
+        return 0;
+    unsigned char first = data[at], second = data[at + 1];
+    if ((first != TEXT && first != BINARY) || !(second & MASKED)) {
+        *waiting = 0;
+        return 0;
     }
-    Py_ssize_t limit = PyLong_AsSsize_t(args[1]);
-    if (limit == -1 && PyErr_Occurred())
-        return NULL;
-    int validate = PyObject_IsTrue(args[2]);
-    if (validate < 0 || PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    const unsigned char *data = view.buf;
-    Py_ssize_t size = view.len, position = 0;
-    int waiting = 1;
-    PyObject *frames = PyList_New(0);
-    if (frames == NULL)
-        goto fail;
-    while (position < size) {
-        if (size - position < 2)
-            break;
-        unsigned char first = data[position], second = data[position + 1];
-        if ((first != TEXT && first != BINARY) || !(second & MASKED)) {
-            waiting = 0;
-            break;
-        }
-        Py_ssize_t length = second & 0x7F, start;
+    Py_ssize_t length = second & 0x7F, start;
+    if (length < 126) {
+        start = at + 6;
+    } else if (length == 126) {
+        start = at + 8;
+        if (size < start)
+            return 0;
+        length = (data[at + 2] << 8) | data[at + 3];
         if (length < 126) {
-            start = position + 6;
-        } else if (length == 126) {
-            start = position + 8;
-            if (size < start)
-                break;
-            length = (data[position + 2] << 8) | data[position + 3];
-            if (length < 126) {
-                waiting = 0;
-                break;
-            }
-        } else {
-            waiting = 0;
-            break;
+            *waiting = 0;
+            return 0;
         }
-        if (length > limit) {
-            waiting = 0;
-            break;
-        }
-        if (size < start + length) {
-            /* Autobahn checks the UTF-8 of text as it comes, failing fast. */
-            waiting = first == BINARY;
-            break;
-        }
-        PyObject *payload = unmasked(data + start - 4, data + start, length);
-        if (payload == NULL)
-            goto fail;
-        if (first == TEXT && validate
-            && !isUtf8((const unsigned char *)PyBytes_AS_STRING(payload), length)) {
-            Py_DECREF(payload);
-            waiting = 0;
-            break;
-        }
-        PyObject *end = PyLong_FromSsize_t(start + length), *entry = NULL;
-        if (end != NULL)
-            entry = PyTuple_Pack(3, end, payload, first == BINARY ? Py_True : Py_False);
-        Py_XDECREF(end);
-        Py_DECREF(payload);
-        if (entry == NULL || PyList_Append(frames, entry) < 0) {
-            Py_XDECREF(entry);
-            goto fail;
-        }
-        Py_DECREF(entry);
-        position = start + length;
+    } else {
+        *waiting = 0;
+        return 0;
     }
-    PyBuffer_Release(&view);
-    PyObject *result = PyTuple_Pack(2, frames, waiting ? Py_True : Py_False);
-    Py_DECREF(frames);
-    return result;
-fail:
-    Py_XDECREF(frames);
-    PyBuffer_Release(&view);
-    return NULL;
+    if (length > limit) {
+        *waiting = 0;
+        return 0;
+    }
+    if (size < start + length) {
+        /* Autobahn checks the UTF-8 of text as it comes, failing fast. */
+        *waiting = first == BINARY;
+        return 0;
+    }
+    PyObject *unmaskedPayload = unmasked(data + start - 4, data + start, length);
+    if (unmaskedPayload == NULL)
+        return -1;
+    if (first == TEXT && validate
+        && !isUtf8((const unsigned char *)PyBytes_AS_STRING(unmaskedPayload), length)) {
+        Py_DECREF(unmaskedPayload);
+        *waiting = 0;
+        return 0;
+    }
+    *payload = unmaskedPayload;
+    *binary = first == BINARY;
+    *position = start + length;
+    return 1;
 }
 
 PyDoc_STRVAR(frame_doc,
@@ -235,25 +205,29 @@ frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return out;
 }
 
-/* Set by configure(): Autobahn's open state, frames.py's Counters class and
- * where in its objects the outgoing counters are, the transport class whose
- * writes go through, Twisted's tcp.Server.write it queues with, and what
- * Twisted's doRead returns at the end of a stream and on an error. */
-static PyObject *openState, *shortRoadType, *countersType, *throughType, *queueWrite,
-    *connectionDone, *connectionLost;
+/* Set by configure(): Autobahn's open and closed states, frames.py's
+ * Counters class and where in its objects the counters are, the transport
+ * class whose writes go through, Twisted's tcp.Server.write it queues with,
+ * and what Twisted's doRead returns at the end of a stream and on an
+ * error. */
+static PyObject *openState, *closedState, *shortRoadType, *countersType, *throughType,
+    *queueWrite, *connectionDone, *connectionLost;
 /* Forgets what sendAll remembers (below), read with the old ones. */
 static void forgetAll(void);
-#define COUNTERS 5
+#define COUNTERS 10
 static Py_ssize_t counterAt[COUNTERS];
-enum { MESSAGES, FRAMES, APP_OCTETS, WEBSOCKET_OCTETS, WIRE_OCTETS };
+enum {
+    MESSAGES, FRAMES, APP_OCTETS, WEBSOCKET_OCTETS, WIRE_OCTETS,
+    IN_MESSAGES, IN_FRAMES, IN_APP_OCTETS, IN_WEBSOCKET_OCTETS, IN_WIRE_OCTETS,
+};
 static PyObject *counterNames[COUNTERS];
 
 PyDoc_STRVAR(configure_doc,
-"configure(OPEN, ShortRoad, Counters, WriteThroughServer, tcpWrite,\n"
+"configure(OPEN, CLOSED, ShortRoad, Counters, WriteThroughServer, tcpWrite,\n"
 "          CONNECTION_DONE, CONNECTION_LOST)\n\n"
-"What the sends compare, count in and call: Autobahn's open state, the\n"
-"class sendAll sends to, the traffic counters' class that keeps the\n"
-"outgoing ones in slots, the transport class that sends at once, and the\n"
+"What the reads and sends compare, count in and call: Autobahn's open and\n"
+"closed states, the class sendAll sends to, the traffic counters' class\n"
+"that keeps them in slots, the transport class that sends at once, the\n"
 "write that queues; and what doRead returns at the end of a stream and on\n"
 "an error. The attributes read of a WriteThroughServer must be plain\n"
 "values (no data descriptors): its instance's dict and class are read\n"
@@ -262,15 +236,15 @@ PyDoc_STRVAR(configure_doc,
 static PyObject *
 configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 7 || !PyType_Check(args[1]) || !PyType_Check(args[2]) || !PyType_Check(args[3])) {
+    if (nargs != 8 || !PyType_Check(args[2]) || !PyType_Check(args[3]) || !PyType_Check(args[4])) {
         PyErr_SetString(PyExc_TypeError,
-                        "configure(OPEN, ShortRoad, Counters, WriteThroughServer, tcpWrite, "
-                        "CONNECTION_DONE, CONNECTION_LOST)");
+                        "configure(OPEN, CLOSED, ShortRoad, Counters, WriteThroughServer, "
+                        "tcpWrite, CONNECTION_DONE, CONNECTION_LOST)");
         return NULL;
     }
     Py_ssize_t at[COUNTERS];
     for (int i = 0; i < COUNTERS; i++) {
-        PyObject *slots = ((PyTypeObject *)args[2])->tp_dict;
+        PyObject *slots = ((PyTypeObject *)args[3])->tp_dict;
         PyObject *slot = PyDict_GetItemWithError(slots, counterNames[i]);
         if (slot == NULL || !Py_IS_TYPE(slot, &PyMemberDescr_Type)
             || ((PyMemberDescrObject *)slot)->d_member->type != T_OBJECT_EX) {
@@ -283,12 +257,13 @@ configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     memcpy(counterAt, at, sizeof(at));
     Py_XSETREF(openState, Py_NewRef(args[0]));
-    Py_XSETREF(shortRoadType, Py_NewRef(args[1]));
-    Py_XSETREF(countersType, Py_NewRef(args[2]));
-    Py_XSETREF(throughType, Py_NewRef(args[3]));
-    Py_XSETREF(queueWrite, Py_NewRef(args[4]));
-    Py_XSETREF(connectionDone, Py_NewRef(args[5]));
-    Py_XSETREF(connectionLost, Py_NewRef(args[6]));
+    Py_XSETREF(closedState, Py_NewRef(args[1]));
+    Py_XSETREF(shortRoadType, Py_NewRef(args[2]));
+    Py_XSETREF(countersType, Py_NewRef(args[3]));
+    Py_XSETREF(throughType, Py_NewRef(args[4]));
+    Py_XSETREF(queueWrite, Py_NewRef(args[5]));
+    Py_XSETREF(connectionDone, Py_NewRef(args[6]));
+    Py_XSETREF(connectionLost, Py_NewRef(args[7]));
     forgetAll();
     Py_RETURN_NONE;
 }
@@ -297,7 +272,9 @@ configure(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *sBackedUp, *sHubFraming, *sTransport, *sTrafficStats, *sState, *sSendQueue,
     *sOutLimit, *sSendPrepared, *sWrite, *sTLS, *sTempDataLen, *sDataBuffer, *sOffset, *sConnected,
     *sDisconnecting, *sWriteDisconnecting, *sWriteDisconnected, *sFileno, *sBufferSize,
-    *sProtocol, *sDataReceived;
+    *sProtocol, *sDataReceived, *sData, *sInLimit, *sCurrentFrame, *sInsideMessage, *sListeners,
+    *sAutoPingTimeoutCall, *sAutoPingRestartOnAnyTraffic, *sUtf8validateIncoming,
+    *sCancelAutoPingTimeoutCall, *sOnMessage, *sTellListeners, *sTakePong, *sConsumeData, *sAutobahnDataReceived;
 
 /* object.name, from the instance's dict or else its class's, for objects
  * of the classes configure() vouches have no data descriptors of these
@@ -350,6 +327,8 @@ settledField(PyObject *object, PyObject *name, int *settledRead)
  * instance's dict, or else its class, as Python would. */
 static PyObject **protocolNames[] = {
     &sState, &sBackedUp, &sHubFraming, &sOutLimit, &sSendQueue, &sTrafficStats, &sTransport,
+    &sData, &sInLimit, &sCurrentFrame, &sInsideMessage, &sListeners, &sAutoPingTimeoutCall,
+    &sAutoPingRestartOnAnyTraffic, &sUtf8validateIncoming,
 };
 static PyTypeObject *vouchedType;
 static unsigned int vouchedTag;
@@ -579,6 +558,23 @@ writeOut(PyObject *transport, PyObject *built, int fd)
     return result;
 }
 
+/* Whether a method bound from here (doRead, dataReceived,
+ * _takeShortFrames) was called as signature shows, with nargs arguments
+ * (self among them), after configure(): 0, or -1 with an exception. */
+static int
+boundCall(Py_ssize_t nargs, Py_ssize_t wanted, const char *signature)
+{
+    if (nargs != wanted) {
+        PyErr_SetString(PyExc_TypeError, signature);
+        return -1;
+    }
+    if (closedState == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "configure() was not called");
+        return -1;
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(doRead_doc,
 "doRead(self)\n\n"
 "WriteThroughServer's: Twisted's tcp.Connection.doRead and _dataReceived in\n"
@@ -589,14 +585,8 @@ PyDoc_STRVAR(doRead_doc,
 static PyObject *
 doRead(PyObject *unused, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 1) {
-        PyErr_SetString(PyExc_TypeError, "doRead(self)");
+    if (boundCall(nargs, 1, "doRead(self)") < 0)
         return NULL;
-    }
-    if (connectionDone == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "configure() was not called");
-        return NULL;
-    }
     PyObject *self = args[0], *limit = field(self, sBufferSize, NULL);
     Py_ssize_t size = limit == NULL ? -1 : PyLong_AsSsize_t(limit);
     Py_XDECREF(limit);
@@ -687,16 +677,236 @@ sendShort(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     return sendBuilt(args[0], args[1], length);
 }
 
-/* Whether Autobahn's state of the connection is open: 1, 0, or -1. */
+/* Whether Autobahn's state of the connection is state: 1, 0, or -1. */
+static int
+inState(PyObject *protocol, PyObject *state)
+{
+    PyObject *value = attribute(protocol, sState);
+    if (value == NULL)
+        return -1;
+    int result = PyObject_RichCompareBool(value, state, Py_EQ);
+    Py_DECREF(value);
+    return result;
+}
+
 static int
 isOpen(PyObject *protocol)
 {
-    PyObject *state = attribute(protocol, sState);
-    if (state == NULL)
+    return inState(protocol, openState);
+}
+
+/* Truth of protocol.name (one of protocolNames): 1, 0, or -1. */
+static int
+flag(PyObject *protocol, PyObject *name)
+{
+    PyObject *value = attribute(protocol, name);
+    if (value == NULL)
         return -1;
-    int open = PyObject_RichCompareBool(state, openState, Py_EQ);
-    Py_DECREF(state);
-    return open;
+    int result = PyObject_IsTrue(value);
+    Py_DECREF(value);
+    return result;
+}
+
+/* protocol.data = data[position:], data being bytes: 0, or -1. */
+static int
+keepFrom(PyObject *protocol, PyObject *data, Py_ssize_t position)
+{
+    PyObject *rest = position == 0 ? Py_NewRef(data)
+        : PyBytes_FromStringAndSize(PyBytes_AS_STRING(data) + position,
+                                    PyBytes_GET_SIZE(data) - position);
+    if (rest == NULL)
+        return -1;
+    int failed = PyObject_SetAttr(protocol, sData, rest);
+    Py_DECREF(rest);
+    return failed;
+}
+
+/* Count a message read and tell the app: onMessage(payload, binary), after
+ * a keepalive's timeout is called off where any traffic restarts it, and
+ * then any listeners. 0, or -1 with an exception. */
+static int
+deliver(PyObject *protocol, PyObject *payload, int binary)
+{
+    Py_ssize_t length = PyBytes_GET_SIZE(payload);
+    PyObject *stats = attribute(protocol, sTrafficStats);
+    if (stats == NULL)
+        return -1;
+    int failed = add(stats, IN_WEBSOCKET_OCTETS, length) || add(stats, IN_APP_OCTETS, length)
+        || add(stats, IN_FRAMES, 1) || add(stats, IN_MESSAGES, 1);
+    Py_DECREF(stats);
+    int restart = failed ? -1 : flag(protocol, sAutoPingTimeoutCall);
+    if (restart > 0)
+        restart = flag(protocol, sAutoPingRestartOnAnyTraffic);
+    if (restart > 0) {
+        PyObject *called = PyObject_CallMethodNoArgs(protocol, sCancelAutoPingTimeoutCall);
+        restart = called == NULL ? -1 : 0;
+        Py_XDECREF(called);
+    }
+    if (restart < 0)
+        return -1;
+    PyObject *args[] = {protocol, payload, binary ? Py_True : Py_False};
+    PyObject *result = PyObject_VectorcallMethod(sOnMessage, args, 3, NULL);
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
+    /* Those the app began listening in onMessage hear it too, as on
+     * Autobahn's road. */
+    int listening = flag(protocol, sListeners);
+    if (listening > 0) {
+        result = PyObject_VectorcallMethod(sTellListeners, args, 3, NULL);
+        Py_XDECREF(result);
+        listening = result == NULL ? -1 : 0;
+    }
+    return listening < 0 ? -1 : 0;
+}
+
+/* One pass of frames.py's pythonTakeShortFrames over protocol.data: 1 or 0
+ * as it returns, AGAIN where a pong followed the run and was taken (then
+ * another pass), -1 with an exception. */
+#define AGAIN 2
+static int
+takePass(PyObject *protocol)
+{
+    int listening = flag(protocol, sListeners);
+    PyObject *data = listening < 0 ? NULL : attribute(protocol, sData);
+    if (data == NULL)
+        return -1;
+    if (listening) {
+        int full = PyObject_IsTrue(data);
+        Py_DECREF(data);
+        return full < 0 ? -1 : !full;
+    }
+    if (!PyBytes_CheckExact(data)) {
+        Py_SETREF(data, PyBytes_FromObject(data));
+        if (data == NULL)
+            return -1;
+    }
+    PyObject *limitValue = attribute(protocol, sInLimit);
+    Py_ssize_t limit = limitValue == NULL ? -1 : PyLong_AsSsize_t(limitValue);
+    Py_XDECREF(limitValue);
+    int validate = limit == -1 && PyErr_Occurred() ? -1 : flag(protocol, sUtf8validateIncoming);
+    if (validate < 0) {
+        Py_DECREF(data);
+        return -1;
+    }
+    /* position: where the frames delivered end; next: where those found end. */
+    Py_ssize_t position = 0, next = 0;
+    int result = 0, found, binary, waiting = 0;
+    PyObject *payload;
+    while ((found = nextFrame((const unsigned char *)PyBytes_AS_STRING(data),
+                              PyBytes_GET_SIZE(data), &next, limit, validate, &payload,
+                              &binary, &waiting)) == 1) {
+        if ((listening = flag(protocol, sListeners)) != 0) {
+            /* The app began listening: Autobahn's road tells them. */
+            Py_DECREF(payload);
+            result = listening < 0 ? -1 : 0;
+            break;
+        }
+        position = next;
+        int failed = deliver(protocol, payload, binary);
+        Py_DECREF(payload);
+        int open = failed ? -1 : isOpen(protocol);
+        if (open <= 0) {
+            result = open < 0 ? -1 : inState(protocol, closedState);
+            break;
+        }
+    }
+    /* Even if the app raised: what it was given is consumed. */
+    PyObject *type, *value, *traceback;
+    PyErr_Fetch(&type, &value, &traceback);
+    int kept = keepFrom(protocol, data, position);
+    if (kept < 0)
+        _PyErr_ChainExceptions(type, value, traceback);
+    else
+        PyErr_Restore(type, value, traceback);
+    Py_DECREF(data);
+    if (kept < 0 || found < 0)
+        return -1;
+    if (found == 1)
+        return result;
+    if (waiting)
+        return 1;
+    PyObject *pong = PyObject_CallMethodNoArgs(protocol, sTakePong);
+    int taken = pong == NULL ? -1 : PyObject_IsTrue(pong);
+    Py_XDECREF(pong);
+    return taken < 0 ? -1 : taken ? AGAIN : 0;
+}
+
+static int
+takeShort(PyObject *protocol)
+{
+    int result;
+    while ((result = takePass(protocol)) == AGAIN)
+        ;
+    return result;
+}
+
+PyDoc_STRVAR(takeShortFrames_doc,
+"_takeShortFrames(self) -> bool\n\n"
+"ShortRoad's, as frames.py's pythonTakeShortFrames: deliver the whole short\n"
+"frames at the head of self.data; whether Autobahn has nothing to do until\n"
+"more data comes.");
+
+static PyObject *
+takeShortFrames(PyObject *unused, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (boundCall(nargs, 1, "_takeShortFrames(self)") < 0)
+        return NULL;
+    int result = takeShort(args[0]);
+    return result < 0 ? NULL : PyBool_FromLong(result);
+}
+
+/* Whether frames.py's pythonDataReceived gives data to the short road:
+ * 1, 0, or -1 with an exception. */
+static int
+readsShort(PyObject *protocol)
+{
+    int result = flag(protocol, sInLimit);
+    if (result > 0 && (result = flag(protocol, sData)) >= 0)
+        result = !result;
+    if (result > 0)
+        result = isOpen(protocol);
+    if (result > 0) {
+        PyObject *frame = attribute(protocol, sCurrentFrame);
+        result = frame == NULL ? -1 : frame == Py_None;
+        Py_XDECREF(frame);
+    }
+    if (result > 0 && (result = flag(protocol, sInsideMessage)) >= 0)
+        result = !result;
+    return result;
+}
+
+PyDoc_STRVAR(dataReceived_doc,
+"dataReceived(self, data)\n\n"
+"ShortRoad's, as frames.py's pythonDataReceived: with nothing buffered,\n"
+"the frames go straight to the short road, and Autobahn's road takes what\n"
+"it leaves; anything else goes to Autobahn's _dataReceived.");
+
+static PyObject *
+dataReceived(PyObject *unused, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (boundCall(nargs, 2, "dataReceived(self, data)") < 0)
+        return NULL;
+    PyObject *self = args[0], *data = args[1], *result;
+    int taken = readsShort(self);
+    if (taken < 0)
+        return NULL;
+    if (!taken) {
+        result = PyObject_CallMethodOneArg(self, sAutobahnDataReceived, data);
+    } else {
+        Py_ssize_t size = PyObject_Size(data);
+        PyObject *stats = size < 0 ? NULL : attribute(self, sTrafficStats);
+        int failed = stats == NULL || add(stats, IN_WIRE_OCTETS, size)
+            || PyObject_SetAttr(self, sData, data) < 0 || (taken = takeShort(self)) < 0;
+        Py_XDECREF(stats);
+        if (failed)
+            return NULL;
+        result = taken ? Py_NewRef(Py_None) : PyObject_CallMethodNoArgs(self, sConsumeData);
+    }
+    if (result == NULL)
+        return NULL;
+    Py_DECREF(result);
+    Py_RETURN_NONE;
 }
 
 /* What sending a prepared frame to a connection reads of it, where
@@ -1093,7 +1303,6 @@ remembered(PyObject *self, PyObject *unused)
 }
 
 static PyMethodDef methods[] = {
-    {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
     {"frame", (PyCFunction)(void (*)(void))frame, METH_FASTCALL, frame_doc},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_FASTCALL, configure_doc},
     {"sendShort", (PyCFunction)(void (*)(void))sendShort, METH_FASTCALL, sendShort_doc},
@@ -1103,8 +1312,14 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static PyMethodDef doReadMethod = {
-    "doRead", (PyCFunction)(void (*)(void))doRead, METH_FASTCALL, doRead_doc,
+/* Methods that other classes take as theirs (module attributes that bind
+ * as methods): WriteThroughServer's doRead, ShortRoad's dataReceived and
+ * _takeShortFrames. */
+static PyMethodDef boundMethods[] = {
+    {"doRead", (PyCFunction)(void (*)(void))doRead, METH_FASTCALL, doRead_doc},
+    {"dataReceived", (PyCFunction)(void (*)(void))dataReceived, METH_FASTCALL, dataReceived_doc},
+    {"_takeShortFrames", (PyCFunction)(void (*)(void))takeShortFrames, METH_FASTCALL,
+     takeShortFrames_doc},
 };
 
 static struct PyModuleDef module = {
@@ -1125,12 +1340,25 @@ PyInit__wss_frames(void)
         {&sDisconnecting, "disconnecting"}, {&sWriteDisconnecting, "_writeDisconnecting"},
         {&sWriteDisconnected, "_writeDisconnected"}, {&sFileno, "fileno"},
         {&sBufferSize, "bufferSize"}, {&sProtocol, "protocol"},
-        {&sDataReceived, "dataReceived"},
+        {&sDataReceived, "dataReceived"}, {&sData, "data"}, {&sInLimit, "_inLimit"},
+        {&sCurrentFrame, "current_frame"}, {&sInsideMessage, "inside_message"},
+        {&sListeners, "_listeners"}, {&sAutoPingTimeoutCall, "autoPingTimeoutCall"},
+        {&sAutoPingRestartOnAnyTraffic, "autoPingRestartOnAnyTraffic"},
+        {&sUtf8validateIncoming, "utf8validateIncoming"},
+        {&sCancelAutoPingTimeoutCall, "_cancelAutoPingTimeoutCall"}, {&sOnMessage, "onMessage"},
+        {&sTellListeners, "_tellListeners"},
+        {&sTakePong, "_takePong"}, {&sConsumeData, "consumeData"},
+        {&sAutobahnDataReceived, "_dataReceived"},
         {&counterNames[MESSAGES], "outgoingWebSocketMessages"},
         {&counterNames[FRAMES], "outgoingWebSocketFrames"},
         {&counterNames[APP_OCTETS], "outgoingOctetsAppLevel"},
         {&counterNames[WEBSOCKET_OCTETS], "outgoingOctetsWebSocketLevel"},
         {&counterNames[WIRE_OCTETS], "outgoingOctetsWireLevel"},
+        {&counterNames[IN_MESSAGES], "incomingWebSocketMessages"},
+        {&counterNames[IN_FRAMES], "incomingWebSocketFrames"},
+        {&counterNames[IN_APP_OCTETS], "incomingOctetsAppLevel"},
+        {&counterNames[IN_WEBSOCKET_OCTETS], "incomingOctetsWebSocketLevel"},
+        {&counterNames[IN_WIRE_OCTETS], "incomingOctetsWireLevel"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (*names[i].name == NULL
@@ -1148,16 +1376,18 @@ PyInit__wss_frames(void)
     if (writeCapsule == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module);
-    /* WriteThroughServer's doRead: a module attribute that binds as a method. */
-    PyObject *function = m == NULL ? NULL : PyCFunction_NewEx(&doReadMethod, NULL, NULL);
-    PyObject *method = function == NULL ? NULL : PyInstanceMethod_New(function);
-    if (method == NULL || PyModule_AddIntConstant(m, "API", API) < 0
+    if (m == NULL || PyModule_AddIntConstant(m, "API", API) < 0
         || PyModule_AddIntConstant(m, "REMEMBERING", REMEMBERING) < 0
-        || PyModule_AddObjectRef(m, "WRITE_OUT", writeCapsule) < 0
-        || PyModule_AddObjectRef(m, "doRead", method) < 0)
+        || PyModule_AddObjectRef(m, "WRITE_OUT", writeCapsule) < 0)
         Py_CLEAR(m);
-    Py_XDECREF(function);
-    Py_XDECREF(method);
     Py_DECREF(writeCapsule);
+    for (size_t i = 0; m != NULL && i < sizeof(boundMethods) / sizeof(boundMethods[0]); i++) {
+        PyObject *function = PyCFunction_NewEx(&boundMethods[i], NULL, NULL);
+        PyObject *method = function == NULL ? NULL : PyInstanceMethod_New(function);
+        if (method == NULL || PyModule_AddObjectRef(m, boundMethods[i].ml_name, method) < 0)
+            Py_CLEAR(m);
+        Py_XDECREF(function);
+        Py_XDECREF(method);
+    }
     return m;
 }

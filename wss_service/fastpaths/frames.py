@@ -11,9 +11,9 @@ reference for every verdict. The short road skips Autobahn's per-frame
 and per-message hooks, so an app that overrides one of them (see
 L{HOOKS}) keeps Autobahn's road throughout.
 
-The per-message work (finding whole frames, unmasking, checking UTF-8,
-building frames, counting and sending them, and a hub send's loop over its
-plain members) is compiled where C{pip install} could build the optional
+The per-message work (reading: finding whole frames, unmasking, checking
+UTF-8, counting them and calling C{onMessage}; building frames, counting
+and sending them, and a hub send's loop over its plain members) is compiled where C{pip install} could build the optional
 C{_wss_frames} module (C{wss_service/fastpaths/_wss_frames.c}); otherwise,
 or with C{WSS_SERVICE_PURE_PYTHON=1} in the environment, the Python here
 does it, with the same results.
@@ -21,6 +21,8 @@ does it, with the same results.
 
 import struct
 from importlib.metadata import version
+
+import txaio
 
 from autobahn.twisted.websocket import WebSocketServerProtocol
 from autobahn.websocket import protocol as autobahnProtocol
@@ -45,7 +47,7 @@ MASKED = 0x80
 CONTROL_MAX = 125
 NATIVE_FROM = 1024 if getattr(autobahnProtocol, "USES_NVX", False) else SHORT_MAX
 # What this expects of the compiled module (its API number).
-COMPILED_API = 4
+COMPILED_API = 5
 
 # The Autobahn releases the tests cover, and what the short road reads and
 # writes of a connection beyond Autobahn's public interface.
@@ -56,10 +58,10 @@ AUTOBAHN = (
     "maxMessagePayloadSize", "maxFramePayloadSize", "_listeners", "trafficStats",
     "autoPingTimeoutCall", "autoPingRestartOnAnyTraffic", "utf8validateIncoming", "send_queue",
     "_cancelAutoPingTimeoutCall", "_dataReceived", "consumeData", "processData", "_onOpen",
-    "processControlFrame", "control_frame_data",
+    "processControlFrame", "control_frame_data", "fire",
 )
 TRAFFIC = (
-    "incomingOctetsWebSocketLevel", "incomingOctetsAppLevel", "incomingWebSocketFrames",
+    "incomingOctetsWireLevel", "incomingOctetsWebSocketLevel", "incomingOctetsAppLevel", "incomingWebSocketFrames",
     "incomingWebSocketMessages", "outgoingWebSocketMessages", "outgoingWebSocketFrames",
     "outgoingOctetsAppLevel", "outgoingOctetsWebSocketLevel", "outgoingOctetsWireLevel",
 )
@@ -213,6 +215,8 @@ class ShortRoad:
                     if self.autoPingTimeoutCall and self.autoPingRestartOnAnyTraffic:
                         self._cancelAutoPingTimeoutCall()
                     self.onMessage(payload, isBinary)
+                    if self._listeners:
+                        self._tellListeners(payload, isBinary)
                     if self.state != OPEN:
                         return self.state == CLOSED
             finally:
@@ -220,6 +224,15 @@ class ShortRoad:
                 self.data = data[position:]
             if waiting or not self._takePong():
                 return waiting
+
+    def _tellListeners(self, payload, isBinary):
+        """
+        Autobahn's road tells listeners of a message after C{onMessage}:
+        so those the app began in it hear the message too.
+        """
+        heard = self.fire("message", payload, is_binary=isBinary)
+        txaio.add_callbacks(heard, None, lambda failure: self.log.error(
+            "Firing signal 'message' failed: {fail}", fail=failure))
 
     def _takePong(self):
         """
@@ -292,7 +305,7 @@ def pythonFrame(payload, isBinary):
     return struct.pack("!BBH", first, 126, length) + payload
 
 
-def pythonScan(data, limit, validate):
+def scan(data, limit, validate):
     """
     C{(frames, waiting)}: the whole short frames (payloads of at most
     C{limit}) at the head of C{data}, as C{[(end, payload, isBinary)]},
@@ -348,7 +361,10 @@ def _shortFrameAt(data, position, size, limit):
 
 
 compiled, notCompiled = compiledModules.load("_wss_frames", COMPILED_API)
-scan = compiled.scan if compiled else pythonScan
+# The read road's methods, in Python: the road where the module is not
+# compiled, and what its C methods do.
+pythonDataReceived = ShortRoad.dataReceived
+pythonTakeShortFrames = ShortRoad._takeShortFrames
 frame = compiled.frame if compiled else pythonFrame
 # Compiled, a send writes through (writethrough.py's write, done in C)
 # without a Python call where the transport is a WriteThroughServer.
@@ -357,11 +373,14 @@ sendShort = compiled.sendShort if compiled else pythonSendShort
 # frames where compiled.
 sendPrepared = compiled.sendPrepared if compiled else ShortRoad.sendPrepared
 if compiled:
-    compiled.configure(OPEN, ShortRoad, Counters, WriteThroughServer, tcp.Server.write,
-                       main.CONNECTION_DONE, main.CONNECTION_LOST)
-    # The reads of the transport whose writes go through are C too: no
-    # Python frame between the event loop and the protocol's dataReceived.
+    compiled.configure(OPEN, CLOSED, ShortRoad, Counters, WriteThroughServer,
+                       tcp.Server.write, main.CONNECTION_DONE, main.CONNECTION_LOST)
+    # The reads of the transport whose writes go through are C too, and
+    # the short road's own up to the app's onMessage: no Python frame
+    # between the event loop and the app.
     WriteThroughServer.doRead = compiled.doRead
+    ShortRoad.dataReceived = compiled.dataReceived
+    ShortRoad._takeShortFrames = compiled._takeShortFrames
 
 
 def pythonSendAll(clients, clientIds, prepared):
