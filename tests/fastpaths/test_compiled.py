@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 from twisted.trial.unittest import TestCase
 
 from tests.fastpaths import test_frames
-from tests.support.compiled import requireCompiled
+from tests.support.compiled import patchMethod, requireCompiled
 from tests.support.handshake import InMemory
 from tests.test_protocol import factory
 from tests.fastpaths.test_frames import frame as anyFrame, keys, odd, payloads, whole
@@ -90,6 +90,7 @@ class CompiledTests(InMemory, TestCase):
     def test_inUseHere(self):
         self.assertIs(vars(frames.ShortRoad)["dataReceived"], self.compiled.dataReceived)
         self.assertIs(vars(frames.ShortRoad)["_takeShortFrames"], self.compiled._takeShortFrames)
+        self.assertIs(vars(frames.ShortRoad)["sendMessage"], self.compiled.sendMessage)
         self.assertIs(frames.frame, self.compiled.frame)
         self.assertIs(frames.sendShort, self.compiled.sendShort)
         self.assertIs(frames.sendPrepared, self.compiled.sendPrepared)
@@ -99,12 +100,10 @@ class CompiledTests(InMemory, TestCase):
 class PythonRoad:
     def setUp(self):
         super().setUp()
-        # Put back as the class held them: C methods read through the class
-        # are plain functions, which would no longer bind.
         for name, method in (("dataReceived", frames.pythonDataReceived),
-                             ("_takeShortFrames", frames.pythonTakeShortFrames)):
-            self.addCleanup(setattr, frames.ShortRoad, name, vars(frames.ShortRoad)[name])
-            setattr(frames.ShortRoad, name, method)
+                             ("_takeShortFrames", frames.pythonTakeShortFrames),
+                             ("sendMessage", frames.pythonSendMessage)):
+            patchMethod(self, frames.ShortRoad, name, method)
         self.patch(frames, "frame", frames.pythonFrame)
         self.patch(frames, "sendShort", frames.pythonSendShort)
         self.patch(frames, "sendPrepared", frames.ShortRoad.sendPrepared)

@@ -11,6 +11,7 @@ from twisted.internet.testing import StringTransport
 from hypothesis import HealthCheck, given, settings, strategies as st
 from twisted.trial.unittest import TestCase
 
+from tests.support.compiled import patchMethod
 from tests.support.handshake import InMemory, closeCode, serverFrames
 from tests.test_protocol import factory
 from wss_service.apps import EchoProtocol
@@ -310,9 +311,9 @@ class KeepaliveTests(InMemory, TestCase):
 class PreparedTests(InMemory, TestCase):
     """A message framed once for many connections."""
 
-    def sent(self, send, **limits):
+    def sent(self, send, app=Recorder, **limits):
         """What one connection writes or raises, and its counters, for C{send(protocol)}."""
-        protocol, transport = self.handshake(factory(Recorder, clock=self.clock, **limits),
+        protocol, transport = self.handshake(factory(app, clock=self.clock, **limits),
                                              Sec_WebSocket_Extensions="permessage-deflate")
         transport.clear()
         raised = raisedBy(send, protocol)
@@ -331,6 +332,32 @@ class PreparedTests(InMemory, TestCase):
                         self.assertEqual(self.sent(send, **limits), expected,
                                          (size, isBinary, limits))
 
+    def test_sendMessageAsAutobahn(self):
+        """Every way of calling sendMessage, right or wrong, on and off the short road."""
+        calls = [
+            ((b"tom",), {}), ((b"tom", True), {}), ((b"tom",), {"isBinary": True}),
+            ((), {"payload": b"tom", "isBinary": True}), ((b"x" * 300, False, 100), {}),
+            ((b"tom",), {"fragmentSize": 2}), ((b"tom",), {"sync": True}),
+            ((b"tom", False, None, False, True), {}), ((b"tom",), {"doNotCompress": True}),
+            ((b"x" * 65535,), {}), ((b"x" * 65536,), {}), ((bytearray(b"tom"),), {}),
+            (("tom",), {}), ((), {}), ((b"tom",), {"binary": True}),
+            ((b"tom", True), {"isBinary": False}), ((b"tom", False, None, False, False, 1), {}),
+        ]
+        befores = {
+            "open": lambda p: None,
+            "closing": lambda p: p.sendClose(1000),
+            "queued": lambda p: p.send_queue.append((b"\x81\x01q", False)),
+        }
+        for arguments, keywords in calls:
+            for limits in ({"maxMessageSize": 0, "maxFrameSize": 0}, {"compression": True}):
+                for name, before in befores.items():
+                    outcomes = [
+                        self.sent(lambda p: (before(p), p.sendMessage(*arguments, **keywords)),
+                                  app, **limits)
+                        for app in (Recorder, AutobahnRoad)]
+                    self.assertEqual(outcomes[0], outcomes[1],
+                                     (arguments, keywords, limits, name))
+
     def test_sameAsSendMessageOffTheShortRoad(self):
         def closing(protocol):
             protocol.state = protocol.STATE_CLOSING
@@ -339,7 +366,8 @@ class PreparedTests(InMemory, TestCase):
             protocol.send_queue.append((b"\x81\x01q", False))
 
         calls, sendMessage = [], ShortRoad.sendMessage
-        self.patch(ShortRoad, "sendMessage", lambda p, *a: (calls.append(a), sendMessage(p, *a))[1])
+        patchMethod(self, ShortRoad, "sendMessage",
+                    lambda p, *a: (calls.append(a), sendMessage(p, *a))[1])
         for change in (closing, queueing):
             expected = self.sent(lambda p: (change(p), p.sendMessage(b"late", False)))
             for send in (lambda p: p.sendPrepared(prepare(b"late", False)),
@@ -507,7 +535,8 @@ class PreparedTests(InMemory, TestCase):
             "gone": lambda p: registry.remove("member"),
         }
         calls, sendMessage = [], ShortRoad.sendMessage
-        self.patch(ShortRoad, "sendMessage", lambda p, *a: (calls.append(a), sendMessage(p, *a))[1])
+        patchMethod(self, ShortRoad, "sendMessage",
+                    lambda p, *a: (calls.append(a), sendMessage(p, *a))[1])
         compiled = frames.compiled if frames.sendAll is not frames.pythonSendAll else None
         for name, change in changes.items():
             outcomes = []

@@ -20,3 +20,13 @@ def requireCompiled(road):
     if os.environ.get("CI", "").lower() == "true" and os.environ.get(PURE) != "1":
         raise AssertionError(f"{message}; CI builds it (gcc, python3-dev)")
     raise SkipTest(message)
+
+
+def patchMethod(testCase, cls, name, method):
+    """
+    Set C{cls.name} to C{method} for one test, and put back what the
+    class itself held: a compiled method read through the class is a plain
+    function, which would no longer bind as a method.
+    """
+    testCase.addCleanup(setattr, cls, name, vars(cls)[name])
+    setattr(cls, name, method)

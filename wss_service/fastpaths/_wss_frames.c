@@ -170,23 +170,10 @@ PyDoc_STRVAR(frame_doc,
 "frame(payload, isBinary) -> bytes\n\n"
 "An unmasked, unfragmented text or binary frame of up to 65535 bytes.");
 
+/* The frame of n bytes of payload (at most 65535), or NULL. */
 static PyObject *
-frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+framed(const void *payload, Py_ssize_t n, int isBinary)
 {
-    Py_buffer view;
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "frame(payload, isBinary)");
-        return NULL;
-    }
-    int isBinary = PyObject_IsTrue(args[1]);
-    if (isBinary < 0 || PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
-        return NULL;
-    Py_ssize_t n = view.len;
-    if (n > 0xFFFF) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "payload longer than 65535 bytes");
-        return NULL;
-    }
     Py_ssize_t header = n < 126 ? 2 : 4;
     PyObject *out = PyBytes_FromStringAndSize(NULL, header + n);
     if (out != NULL) {
@@ -199,8 +186,27 @@ frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             o[2] = (unsigned char)(n >> 8);
             o[3] = (unsigned char)n;
         }
-        memcpy(o + header, view.buf, n);
+        memcpy(o + header, payload, n);
     }
+    return out;
+}
+
+static PyObject *
+frame(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_buffer view;
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "frame(payload, isBinary)");
+        return NULL;
+    }
+    int isBinary = PyObject_IsTrue(args[1]);
+    if (isBinary < 0 || PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    PyObject *out = NULL;
+    if (view.len > 0xFFFF)
+        PyErr_SetString(PyExc_ValueError, "payload longer than 65535 bytes");
+    else
+        out = framed(view.buf, view.len, isBinary);
     PyBuffer_Release(&view);
     return out;
 }
@@ -274,7 +280,8 @@ static PyObject *sBackedUp, *sHubFraming, *sTransport, *sTrafficStats, *sState, 
     *sDisconnecting, *sWriteDisconnecting, *sWriteDisconnected, *sFileno, *sBufferSize,
     *sProtocol, *sDataReceived, *sData, *sInLimit, *sCurrentFrame, *sInsideMessage, *sListeners,
     *sAutoPingTimeoutCall, *sAutoPingRestartOnAnyTraffic, *sUtf8validateIncoming,
-    *sCancelAutoPingTimeoutCall, *sOnMessage, *sTellListeners, *sTakePong, *sConsumeData, *sAutobahnDataReceived;
+    *sSendMessage, *sCancelAutoPingTimeoutCall, *sOnMessage, *sTellListeners, *sTakePong,
+    *sConsumeData, *sAutobahnDataReceived;
 
 /* object.name, from the instance's dict or else its class's, for objects
  * of the classes configure() vouches have no data descriptors of these
@@ -707,6 +714,14 @@ flag(PyObject *protocol, PyObject *name)
     return result;
 }
 
+/* Falsity of protocol.name (one of protocolNames): 1, 0, or -1. */
+static int
+unset(PyObject *protocol, PyObject *name)
+{
+    int result = flag(protocol, name);
+    return result < 0 ? -1 : !result;
+}
+
 /* protocol.data = data[position:], data being bytes: 0, or -1. */
 static int
 keepFrom(PyObject *protocol, PyObject *data, Py_ssize_t position)
@@ -862,8 +877,8 @@ static int
 readsShort(PyObject *protocol)
 {
     int result = flag(protocol, sInLimit);
-    if (result > 0 && (result = flag(protocol, sData)) >= 0)
-        result = !result;
+    if (result > 0)
+        result = unset(protocol, sData);
     if (result > 0)
         result = isOpen(protocol);
     if (result > 0) {
@@ -871,8 +886,8 @@ readsShort(PyObject *protocol)
         result = frame == NULL ? -1 : frame == Py_None;
         Py_XDECREF(frame);
     }
-    if (result > 0 && (result = flag(protocol, sInsideMessage)) >= 0)
-        result = !result;
+    if (result > 0)
+        result = unset(protocol, sInsideMessage);
     return result;
 }
 
@@ -907,6 +922,108 @@ dataReceived(PyObject *unused, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     Py_DECREF(result);
     Py_RETURN_NONE;
+}
+
+/* sendMessage's parameters after self, and their defaults. */
+#define SEND_PARAMETERS 5
+static PyObject *sendParameters[SEND_PARAMETERS];
+
+/* Whether ShortRoad.sendMessage sends this itself (self, payload,
+ * isBinary, fragmentSize, sync): a payload of bytes within the short
+ * road's limit, whole, not sync, on an open connection with nothing
+ * queued. 1, 0, or -1 with an exception. */
+static int
+sendsShort(PyObject *const *values)
+{
+    PyObject *self = values[0], *payload = values[1];
+    if (!PyBytes_CheckExact(payload) || values[3] != Py_None)
+        return 0;
+    int result = PyObject_IsTrue(values[4]);
+    if (result != 0)
+        return result < 0 ? -1 : 0;
+    PyObject *limit = attribute(self, sOutLimit);
+    Py_ssize_t outLimit = limit == NULL ? -1 : PyLong_AsSsize_t(limit);
+    Py_XDECREF(limit);
+    if (outLimit == -1 && PyErr_Occurred())
+        return -1;
+    if (PyBytes_GET_SIZE(payload) > outLimit)
+        return 0;
+    result = isOpen(self);
+    return result > 0 ? unset(self, sSendQueue) : result;
+}
+
+PyDoc_STRVAR(sendMessage_doc,
+"sendMessage(self, payload, isBinary=False, fragmentSize=None, sync=False,\n"
+"            doNotCompress=False)\n\n"
+"ShortRoad's, as frames.py's pythonSendMessage: a payload of bytes within\n"
+"the short road's limit, whole and not sync, on an open connection with\n"
+"nothing queued, framed and sent at once; anything else by the next\n"
+"class's sendMessage (Autobahn's).");
+
+static PyObject *
+sendMessage(PyObject *unused, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    /* self, then the parameters, as given or by default. */
+    PyObject *values[1 + SEND_PARAMETERS] = {NULL, NULL, Py_False, Py_None, Py_False, Py_False};
+    if (nargs < 1 || nargs > 1 + SEND_PARAMETERS) {
+        PyErr_SetString(PyExc_TypeError, "sendMessage() takes from 1 to 5 arguments");
+        return NULL;
+    }
+    memcpy(values, args, nargs * sizeof(PyObject *));
+    Py_ssize_t keywords = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t k = 0; k < keywords; k++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, k);
+        int at = 0;
+        for (int i = 0; i < SEND_PARAMETERS && !at; i++) {
+            int same = name == sendParameters[i]
+                ? 1 : PyObject_RichCompareBool(name, sendParameters[i], Py_EQ);
+            if (same < 0)
+                return NULL;
+            if (same)
+                at = i + 1;
+        }
+        if (!at) {
+            PyErr_Format(PyExc_TypeError, "sendMessage() got an unexpected keyword argument %R",
+                         name);
+            return NULL;
+        }
+        if (at < nargs) {
+            PyErr_Format(PyExc_TypeError, "sendMessage() got multiple values for argument %R",
+                         name);
+            return NULL;
+        }
+        values[at] = args[nargs + k];
+    }
+    if (values[1] == NULL) {
+        PyErr_SetString(PyExc_TypeError, "sendMessage() missing its argument 'payload'");
+        return NULL;
+    }
+    if (closedState == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "configure() was not called");
+        return NULL;
+    }
+    int isShort = sendsShort(values);
+    if (isShort < 0)
+        return NULL;
+    if (!isShort) {
+        PyObject *next = PyObject_CallFunctionObjArgs((PyObject *)&PySuper_Type, shortRoadType,
+                                                      values[0], NULL), *result = NULL;
+        PyObject *method = next == NULL ? NULL : PyObject_GetAttr(next, sSendMessage);
+        if (method != NULL)
+            result = PyObject_Vectorcall(method, values + 1, SEND_PARAMETERS, NULL);
+        Py_XDECREF(method);
+        Py_XDECREF(next);
+        return result;
+    }
+    int isBinary = PyObject_IsTrue(values[2]);
+    Py_ssize_t length = PyBytes_GET_SIZE(values[1]);
+    PyObject *built = isBinary < 0 ? NULL : framed(PyBytes_AS_STRING(values[1]), length, isBinary);
+    if (built == NULL)
+        return NULL;
+    PyObject *result = sendBuilt(values[0], built, length);
+    Py_DECREF(built);
+    return result;
 }
 
 /* What sending a prepared frame to a connection reads of it, where
@@ -1313,13 +1430,15 @@ static PyMethodDef methods[] = {
 };
 
 /* Methods that other classes take as theirs (module attributes that bind
- * as methods): WriteThroughServer's doRead, ShortRoad's dataReceived and
- * _takeShortFrames. */
+ * as methods): WriteThroughServer's doRead, ShortRoad's dataReceived,
+ * _takeShortFrames and sendMessage. */
 static PyMethodDef boundMethods[] = {
     {"doRead", (PyCFunction)(void (*)(void))doRead, METH_FASTCALL, doRead_doc},
     {"dataReceived", (PyCFunction)(void (*)(void))dataReceived, METH_FASTCALL, dataReceived_doc},
     {"_takeShortFrames", (PyCFunction)(void (*)(void))takeShortFrames, METH_FASTCALL,
      takeShortFrames_doc},
+    {"sendMessage", (PyCFunction)(void (*)(void))sendMessage, METH_FASTCALL | METH_KEYWORDS,
+     sendMessage_doc},
 };
 
 static struct PyModuleDef module = {
@@ -1346,7 +1465,10 @@ PyInit__wss_frames(void)
         {&sAutoPingRestartOnAnyTraffic, "autoPingRestartOnAnyTraffic"},
         {&sUtf8validateIncoming, "utf8validateIncoming"},
         {&sCancelAutoPingTimeoutCall, "_cancelAutoPingTimeoutCall"}, {&sOnMessage, "onMessage"},
-        {&sTellListeners, "_tellListeners"},
+        {&sTellListeners, "_tellListeners"}, {&sSendMessage, "sendMessage"},
+        {&sendParameters[0], "payload"}, {&sendParameters[1], "isBinary"},
+        {&sendParameters[2], "fragmentSize"}, {&sendParameters[3], "sync"},
+        {&sendParameters[4], "doNotCompress"},
         {&sTakePong, "_takePong"}, {&sConsumeData, "consumeData"},
         {&sAutobahnDataReceived, "_dataReceived"},
         {&counterNames[MESSAGES], "outgoingWebSocketMessages"},

@@ -361,10 +361,11 @@ def _shortFrameAt(data, position, size, limit):
 
 
 compiled, notCompiled = compiledModules.load("_wss_frames", COMPILED_API)
-# The read road's methods, in Python: the road where the module is not
-# compiled, and what its C methods do.
+# The short road's per-message methods, in Python: the road where the
+# module is not compiled, and what its C methods do.
 pythonDataReceived = ShortRoad.dataReceived
 pythonTakeShortFrames = ShortRoad._takeShortFrames
+pythonSendMessage = ShortRoad.sendMessage
 frame = compiled.frame if compiled else pythonFrame
 # Compiled, a send writes through (writethrough.py's write, done in C)
 # without a Python call where the transport is a WriteThroughServer.
@@ -376,11 +377,12 @@ if compiled:
     compiled.configure(OPEN, CLOSED, ShortRoad, Counters, WriteThroughServer,
                        tcp.Server.write, main.CONNECTION_DONE, main.CONNECTION_LOST)
     # The reads of the transport whose writes go through are C too, and
-    # the short road's own up to the app's onMessage: no Python frame
-    # between the event loop and the app.
+    # the short road's own up to the app's onMessage and from its
+    # sendMessage: no Python frame between the event loop and the app.
     WriteThroughServer.doRead = compiled.doRead
     ShortRoad.dataReceived = compiled.dataReceived
     ShortRoad._takeShortFrames = compiled._takeShortFrames
+    ShortRoad.sendMessage = compiled.sendMessage
 
 
 def pythonSendAll(clients, clientIds, prepared):
