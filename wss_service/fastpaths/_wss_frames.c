@@ -967,7 +967,7 @@ sendMessage(PyObject *unused, PyObject *const *args, size_t nargsf, PyObject *kw
     /* self, then the parameters, as given or by default. */
     PyObject *values[1 + SEND_PARAMETERS] = {NULL, NULL, Py_False, Py_None, Py_False, Py_False};
     if (nargs < 1 || nargs > 1 + SEND_PARAMETERS) {
-        PyErr_SetString(PyExc_TypeError, "sendMessage() takes from 1 to 5 arguments");
+        PyErr_SetString(PyExc_TypeError, "sendMessage() takes from 1 to 5 arguments after self");
         return NULL;
     }
     memcpy(values, args, nargs * sizeof(PyObject *));
