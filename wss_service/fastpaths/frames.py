@@ -13,10 +13,11 @@ L{HOOKS}) keeps Autobahn's road throughout.
 
 The per-message work (reading: finding whole frames, unmasking, checking
 UTF-8, counting them and calling C{onMessage}; building frames, counting
-and sending them, and a hub send's loop over its plain members) is compiled where C{pip install} could build the optional
-C{_wss_frames} module (C{wss_service/fastpaths/_wss_frames.c}); otherwise,
-or with C{WSS_SERVICE_PURE_PYTHON=1} in the environment, the Python here
-does it, with the same results.
+and sending them, and a hub send's loop over its plain members) is
+compiled where C{pip install} could build the optional C{_wss_frames}
+module (C{wss_service/fastpaths/_wss_frames.c}); otherwise, or with
+C{WSS_SERVICE_PURE_PYTHON=1} in the environment, the Python here does it,
+with the same results.
 """
 
 import struct
@@ -61,9 +62,10 @@ AUTOBAHN = (
     "processControlFrame", "control_frame_data", "fire",
 )
 TRAFFIC = (
-    "incomingOctetsWireLevel", "incomingOctetsWebSocketLevel", "incomingOctetsAppLevel", "incomingWebSocketFrames",
-    "incomingWebSocketMessages", "outgoingWebSocketMessages", "outgoingWebSocketFrames",
-    "outgoingOctetsAppLevel", "outgoingOctetsWebSocketLevel", "outgoingOctetsWireLevel",
+    "incomingOctetsWireLevel", "incomingOctetsWebSocketLevel", "incomingOctetsAppLevel",
+    "incomingWebSocketFrames", "incomingWebSocketMessages", "outgoingWebSocketMessages",
+    "outgoingWebSocketFrames", "outgoingOctetsAppLevel", "outgoingOctetsWebSocketLevel",
+    "outgoingOctetsWireLevel",
 )
 
 
