@@ -74,7 +74,8 @@ def cannotListen(description, error):
     endpoint that failed with C{error}.
     """
     if isinstance(error, CannotListenError):
-        reason = error.socketError.strerror if error.socketError else error
+        # An OSError, or words: a UNIX socket's lock file held by another process.
+        reason = getattr(error.socketError, "strerror", None) or error.socketError or error
         message = (f"cannot listen on {description}: {reason}; stop whatever holds "
                    f"that address or choose another --endpoint")
     else:

@@ -5,6 +5,7 @@ traceback.
 
 import socket
 
+from twisted.python.lockfile import FilesystemLock
 from twisted.trial.unittest import TestCase
 
 from tests.support.clients import connection, exchange
@@ -54,6 +55,16 @@ class BadInputTests(TestCase):
                 self.assertFailsWith("Address already in use; stop whatever holds that address",
                                      "--workers", workers,
                                      "--endpoint", f"tcp:{port}:interface=127.0.0.1")
+
+    def test_socketFileInUse(self):
+        # Another process listens on it: its lock file says so.
+        path = self.mktemp()
+        lock = FilesystemLock(path + ".lock")
+        self.assertTrue(lock.lock())
+        self.addCleanup(lock.unlock)
+        for workers in ("1", "2"):
+            self.assertFailsWith("Cannot acquire lock; stop whatever holds that address",
+                                 "--workers", workers, "--endpoint", f"unix:{path}")
 
     def test_badApp(self):
         self.assertFailsWith("cannot import", "--app", "no_such_module:App")
