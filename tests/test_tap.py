@@ -1,3 +1,4 @@
+import os
 from dataclasses import replace
 
 from twisted.application.internet import StreamServerEndpointService
@@ -149,6 +150,32 @@ class MakeServiceTests(TestCase):
 
     def assertExits(self, fragment, *argv):
         return assertOneLineExit(self, fragment, self.make, *argv)
+
+    def listeningPorts(self, *argv):
+        """The ports a service made of C{argv} listens on, with the real reactor."""
+        from twisted.internet import reactor
+
+        service = tap.makeService(options(*argv), reactor=reactor)
+        ports = []
+        for child in service:
+            if isinstance(child, StreamServerEndpointService):
+                child.privilegedStartService()
+                child.whenListening(ports.append)
+                self.addCleanup(child.stopService)
+        return ports
+
+    def test_workersTakeTurnsAtTheirSharedSockets(self):
+        endpoints = lambda: ["--endpoint", "tcp:0:interface=127.0.0.1",
+                             "--metrics-endpoint", "unix:" + self.mktemp()]
+        for port in self.listeningPorts(*endpoints()):
+            self.assertEqual(port.numberAccepts, 100, "one process alone takes all waiting")
+        self.patch(os, "environ", dict(os.environ, WSS_WORKER="1"))
+        ports = self.listeningPorts(*endpoints())
+        self.assertEqual(len(ports), 2)
+        for port in ports:
+            self.assertEqual(port.numberAccepts, 1)
+        for port in self.listeningPorts("--no-fast-paths", *endpoints()):
+            self.assertEqual(port.numberAccepts, 100, "Twisted's own accepts")
 
     def test_badEndpoint(self):
         self.assertExits("cannot use --endpoint 'tpc:8282'", "--endpoint", "tpc:8282")

@@ -23,10 +23,15 @@ class ListeningService(StreamServerEndpointService):
 
     _raiseSynchronously = True
 
-    def __init__(self, description, endpoint, factory, scheme="ws"):
+    def __init__(self, description, endpoint, factory, scheme="ws", prepare=None):
+        """
+        @param prepare: called with the port once it listens, before the
+            reactor reads it, if given.
+        """
         super().__init__(endpoint, factory)
         self.description = description
         self.scheme = scheme
+        self.prepare = prepare
 
     def _announce(self, port):
         log.info("listening on {url}", url=listeningURL(self.scheme, port.getHost()))
@@ -45,6 +50,8 @@ class ListeningService(StreamServerEndpointService):
             super().privilegedStartService()
         except Exception as e:
             cannotListen(self.description, e)
+        if self.prepare is not None:
+            self.whenListening(self.prepare)
         self.whenListening(self._announce)
 
 

@@ -13,6 +13,7 @@ from wss_service.endpoints import listeningEndpoint
 from wss_service.errors import ConfigurationError
 from wss_service.factory import MiB, ServiceFactory, Settings
 from wss_service.limits import IdleSweeper
+from wss_service.fastpaths.accepts import takeTurns
 from wss_service.fastpaths.dispatch import LeanDispatch
 from wss_service.fastpaths.tlsbuffers import SWEEP_SECONDS, BufferReleaser
 from wss_service.hub import history
@@ -249,7 +250,10 @@ def _buildService(options, reactor):
 
     def listener(description, factory, scheme):
         endpoint, tls = listeningEndpoint(reactor, description, tlsFor, fast.tlsFactory())
-        return ListeningService(description, endpoint, factory, scheme + "s" * bool(tls))
+        # A worker shares every socket with the others.
+        shared = fast.accepts and workerNumber() is not None
+        return ListeningService(description, endpoint, factory, scheme + "s" * bool(tls),
+                                takeTurns if shared else None)
 
     listeners = [listener(description, factory, "ws") for description in options["endpoints"]]
     if options["api-endpoint"]:

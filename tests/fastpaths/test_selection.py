@@ -27,7 +27,7 @@ class SelectionTests(TestCase):
 
     def test_allAvailableHere(self):
         self.assertEqual(fastpaths.problems(), {})
-        self.assertEqual(fastpaths.select(), FastPaths(True, True, True, True, True, True, True))
+        self.assertEqual(fastpaths.select(), FastPaths(True, True, True, True, True, True, True, True))
         self.assertEqual(len(self.lines), 2)
         for road, line in zip((frames, tlstransport), self.lines):
             self.assertIn(": compiled (" if road.compiled else ": pure Python (", line)
@@ -51,7 +51,8 @@ class SelectionTests(TestCase):
     def test_missingBindingLeavesOutTheOpenSSLPaths(self):
         self.patch(openssl, "FUNCTIONS", openssl.FUNCTIONS + ("SSL_renamed",))
         self.assertEqual(fastpaths.select(), FastPaths(frames=True, quietSettings=True,
-                                                       writeThrough=True, dispatch=True, timers=True))
+                                                       writeThrough=True, dispatch=True, timers=True,
+                                                       accepts=True))
         self.assertEqual(len(self.lines), 2, "what is left out, and which short road serves")
         self.assertIn("tls: pyOpenSSL lacks SSL_renamed, so Twisted's TLS layer", self.lines[0])
         self.assertIn("buffers: pyOpenSSL lacks SSL_renamed", self.lines[0])
@@ -64,7 +65,7 @@ class SelectionTests(TestCase):
         self.patch(tlstransport, "TWISTED", tlstransport.TWISTED + ("_renamed",))
         self.assertEqual(fastpaths.available(),
                          FastPaths(buffers=True, frames=True, quietSettings=True,
-                                   writeThrough=True, dispatch=True, timers=True))
+                                   writeThrough=True, dispatch=True, timers=True, accepts=True))
         self.patch(tlstransport, "TWISTED_PER_CONNECTION", ("_perConnection",))
         self.assertIn("_perConnection", tlstransport.missing())
 

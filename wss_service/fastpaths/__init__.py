@@ -1,8 +1,8 @@
 """
 The fast paths: the only code in the service that reaches into another
 library's internals (pyOpenSSL's cffi bindings and C{Connection}
-attributes, Twisted's C{TLSMemoryBIOProtocol}, TCP transport and epoll
-reactor, Autobahn's frame machinery, its timers and its settings log
+attributes, Twisted's C{TLSMemoryBIOProtocol}, TCP transport, listening
+ports and epoll reactor, Autobahn's frame machinery, its timers and its settings log
 line).
 
 Each is checked at start against the libraries installed. One that finds
@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from twisted.protocols.tls import TLSMemoryBIOFactory
 
 from wss_service.fastpaths import (
-    dispatch, frames, openssl, quietsettings, timers, tlstransport, writethrough,
+    accepts, dispatch, frames, openssl, quietsettings, timers, tlstransport, writethrough,
 )
 
 log = Logger(namespace="wss")
@@ -35,6 +35,7 @@ class FastPaths:
     writeThrough: bool = False
     dispatch: bool = False
     timers: bool = False
+    accepts: bool = False
 
     def tlsFactory(self):
         """The TLS layer under wss connections."""
@@ -50,6 +51,7 @@ CHECKS = {
     "writeThrough": (writethrough.missing, "Twisted's queued writes"),
     "dispatch": (dispatch.missing, "Twisted's event dispatch"),
     "timers": (timers.missing, "txaio's batched timers"),
+    "accepts": (accepts.missing, "Twisted's accepting every connection waiting"),
 }
 
 
@@ -72,8 +74,8 @@ def available():
 def select(enabled=True):
     """The fast paths to use, said in one log line where any is left out."""
     if not enabled:
-        log.info("fast paths off (--no-fast-paths): Twisted's TLS layer, queued writes "
-                 "and event dispatch, Autobahn's frame road and txaio's timers serve")
+        log.info("fast paths off (--no-fast-paths): Twisted's TLS layer, queued writes, "
+                 "event dispatch and accepts, Autobahn's frame road and txaio's timers serve")
         return FastPaths()
     found = problems()
     if found:
