@@ -1,3 +1,5 @@
+from dataclasses import fields
+
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.trial.unittest import TestCase
@@ -27,7 +29,7 @@ class SelectionTests(TestCase):
 
     def test_allAvailableHere(self):
         self.assertEqual(fastpaths.problems(), {})
-        self.assertEqual(fastpaths.select(), FastPaths(True, True, True, True, True, True, True, True))
+        self.assertEqual(fastpaths.select(), FastPaths(*[True] * len(fields(FastPaths))))
         self.assertEqual(len(self.lines), 2)
         for road, line in zip((frames, tlstransport), self.lines):
             self.assertIn(": compiled (" if road.compiled else ": pure Python (", line)
@@ -50,9 +52,9 @@ class SelectionTests(TestCase):
 
     def test_missingBindingLeavesOutTheOpenSSLPaths(self):
         self.patch(openssl, "FUNCTIONS", openssl.FUNCTIONS + ("SSL_renamed",))
-        self.assertEqual(fastpaths.select(), FastPaths(frames=True, quietSettings=True,
-                                                       writeThrough=True, dispatch=True, timers=True,
-                                                       accepts=True))
+        self.assertEqual(fastpaths.select(),
+                         FastPaths(frames=True, quietSettings=True, writeThrough=True,
+                                   dispatch=True, timers=True, accepts=True))
         self.assertEqual(len(self.lines), 2, "what is left out, and which short road serves")
         self.assertIn("tls: pyOpenSSL lacks SSL_renamed, so Twisted's TLS layer", self.lines[0])
         self.assertIn("buffers: pyOpenSSL lacks SSL_renamed", self.lines[0])

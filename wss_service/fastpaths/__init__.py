@@ -2,8 +2,8 @@
 The fast paths: the only code in the service that reaches into another
 library's internals (pyOpenSSL's cffi bindings and C{Connection}
 attributes, Twisted's C{TLSMemoryBIOProtocol}, TCP transport, listening
-ports and epoll reactor, Autobahn's frame machinery, its timers and its settings log
-line).
+ports and epoll reactor, Autobahn's frame machinery, its timers and its
+settings log line).
 
 Each is checked at start against the libraries installed. One that finds
 anything missing is left out, with one log line, and the libraries' own
