@@ -3,9 +3,9 @@ C{--workers N}: one master binds every listening socket, then runs N
 C{twistd wss} workers that adopt them as systemd would hand them over
 (C{systemd:domain=...:index=i}, TLS on top where the endpoint had it). The
 kernel wakes every worker for a new connection, and each takes one at a
-time (L{wss_service.fastpaths.accepts}), so a burst is shared. The master restarts a worker
-that dies, passes SIGHUP on, and on SIGTERM waits for every worker to
-drain.
+time (L{wss_service.fastpaths.accepts}), so a burst is shared. The master
+restarts a worker that dies, passes SIGHUP on, and on SIGTERM waits for
+every worker to drain.
 """
 
 import os
