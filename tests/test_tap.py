@@ -15,6 +15,7 @@ from wss_service.apps import EchoProtocol, OkProtocol
 from wss_service.endpoints import TLSServerEndpoint
 from wss_service.service import WssService
 from wss_service.fastpaths.tlsbuffers import BufferReleaser
+from wss_service.logs import WORKER_VARIABLE
 
 
 def options(*argv):
@@ -169,7 +170,7 @@ class MakeServiceTests(TestCase):
                              "--metrics-endpoint", "unix:" + self.mktemp()]
         for port in self.listeningPorts(*endpoints()):
             self.assertEqual(port.numberAccepts, 100, "one process alone takes all waiting")
-        self.patch(os, "environ", dict(os.environ, WSS_WORKER="1"))
+        self.patch(os, "environ", dict(os.environ, **{WORKER_VARIABLE: "1"}))
         ports = self.listeningPorts(*endpoints())
         self.assertEqual(len(ports), 2)
         for port in ports:
